@@ -1,1 +1,3 @@
 //! ctx
+
+pub mod trace;

@@ -1,3 +1,4 @@
 //! ctx
 
+pub mod baggage;
 pub mod trace;

@@ -1,4 +1,5 @@
 //! ctx
 
 pub mod baggage;
+pub mod propagation;
 pub mod trace;

@@ -199,7 +199,10 @@ fn parse_property(prop: &[u8]) -> Option<Property> {
                 value: Some(percent_decode(raw_value)),
             })
         }
-        None => is_valid_key(prop).then(|| ascii(prop)).flatten().map(|key| Property { key, value: None }),
+        None => is_valid_key(prop)
+            .then(|| ascii(prop))
+            .flatten()
+            .map(|key| Property { key, value: None }),
     }
 }
 
@@ -279,7 +282,11 @@ mod tests {
     const ENCODE: &[(&str, &str, &str)] = &[
         ("plain", "plain", "nothing to encode"),
         ("a b", "a%20b", "space"),
-        ("a,b;c\"d\\e", "a%2Cb%3Bc%22d%5Ce", "delimiters, quote and backslash"),
+        (
+            "a,b;c\"d\\e",
+            "a%2Cb%3Bc%22d%5Ce",
+            "delimiters, quote and backslash",
+        ),
         ("100%", "100%25", "percent is always encoded"),
         ("a+b", "a%2Bb", "plus is encoded for form decoders"),
         ("\u{e9}", "%C3%A9", "non-ASCII as UTF-8 bytes"),

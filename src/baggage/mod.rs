@@ -110,7 +110,11 @@ impl Member {
     ///
     /// # Errors
     /// [`InvalidBaggage`] when `key` is not a valid token.
-    pub fn with_property(mut self, key: impl Into<String>, value: Option<String>) -> Result<Self, InvalidBaggage> {
+    pub fn with_property(
+        mut self,
+        key: impl Into<String>,
+        value: Option<String>,
+    ) -> Result<Self, InvalidBaggage> {
         let key = key.into();
         if !header::is_valid_key(key.as_bytes()) {
             return Err(INVALID);
@@ -193,7 +197,11 @@ impl Baggage {
     /// # Errors
     /// [`InvalidBaggage`], leaving the baggage unchanged, when `key` is not a
     /// valid token.
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<(), InvalidBaggage> {
+    pub fn insert(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<(), InvalidBaggage> {
         self.insert_member(Member::new(key, value)?);
         Ok(())
     }
@@ -256,7 +264,9 @@ impl fmt::Display for Baggage {
 
 impl fmt::Debug for Baggage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter().map(|m| (&m.key, &m.value))).finish()
+        f.debug_map()
+            .entries(self.iter().map(|m| (&m.key, &m.value)))
+            .finish()
     }
 }
 
@@ -302,7 +312,11 @@ mod tests {
     const VECTORS: &[(&[&str], &str, &str)] = &[
         (&["k=v"], "k=v", "single member"),
         (&["a=1,b=2"], "a=1,b=2", "order is kept"),
-        (&[" a = 1 , b\t=\t2 "], "a=1,b=2", "OWS around members, keys and values"),
+        (
+            &[" a = 1 , b\t=\t2 "],
+            "a=1,b=2",
+            "OWS around members, keys and values",
+        ),
         (&[""], "", "empty header"),
         (&[",,"], "", "only empty members"),
         (&["a=1", "b=2"], "a=1,b=2", "several fields are joined"),
@@ -315,13 +329,25 @@ mod tests {
         (&["k=v;p=a%2Cb"], "k=v;p=a%2Cb", "encoded property value"),
         (&["k=v;"], "k=v", "stray ';' is skipped"),
         (&["a=1,a=2"], "a=2", "a repeated key: the later value wins"),
-        (&["bad key=1,k=v"], "k=v", "space in a key drops that member only"),
-        (&["k=a b,x=y"], "x=y", "space inside a value drops that member"),
+        (
+            &["bad key=1,k=v"],
+            "k=v",
+            "space in a key drops that member only",
+        ),
+        (
+            &["k=a b,x=y"],
+            "x=y",
+            "space inside a value drops that member",
+        ),
         (&["k=\"q\",x=y"], "x=y", "quote in a value"),
         (&["k=a\\b,x=y"], "x=y", "backslash in a value"),
         (&["novalue,x=y"], "x=y", "member without '='"),
         (&["=v,x=y"], "x=y", "empty key"),
-        (&["k=v;bad prop=1,x=y"], "x=y", "invalid property drops the member"),
+        (
+            &["k=v;bad prop=1,x=y"],
+            "x=y",
+            "invalid property drops the member",
+        ),
         (&["k=v;=1,x=y"], "x=y", "property with empty key"),
         (&["k=\u{e9},x=y"], "x=y", "raw non-ASCII in a value"),
         (&["K.e-y_!~=v"], "K.e-y_!~=v", "token characters in a key"),
@@ -353,7 +379,11 @@ mod tests {
         let header = format!("a=1,{long},b=2");
         assert_eq!(Baggage::parse(header.as_bytes()).to_string(), "a=1,b=2");
         let fits = format!("big={}", "x".repeat(Baggage::MAX_MEMBER_LEN - 4));
-        assert_eq!(Baggage::parse(fits.as_bytes()).len(), 1, "exactly 4096 bytes is allowed");
+        assert_eq!(
+            Baggage::parse(fits.as_bytes()).len(),
+            1,
+            "exactly 4096 bytes is allowed"
+        );
     }
 
     #[test]
@@ -384,9 +414,14 @@ mod tests {
 
         let mut b = Baggage::new();
         b.insert("small", "1").unwrap();
-        b.insert("big", "x".repeat(Baggage::MAX_MEMBER_LEN)).unwrap();
+        b.insert("big", "x".repeat(Baggage::MAX_MEMBER_LEN))
+            .unwrap();
         b.insert("after", "2").unwrap();
-        assert_eq!(b.to_string(), "small=1,after=2", "an oversized member is left out");
+        assert_eq!(
+            b.to_string(),
+            "small=1,after=2",
+            "an oversized member is left out"
+        );
 
         let mut b = Baggage::new();
         for k in ["a", "b", "c"] {
@@ -395,7 +430,10 @@ mod tests {
         b.insert("d", "1").unwrap();
         let header = b.to_string();
         assert!(header.len() <= Baggage::MAX_HEADER_LEN);
-        assert!(!header.contains("c="), "a member past 8192 bytes is left out");
+        assert!(
+            !header.contains("c="),
+            "a member past 8192 bytes is left out"
+        );
         assert!(header.ends_with(",d=1"), "a later member that fits is kept");
     }
 
@@ -418,8 +456,15 @@ mod tests {
         b.insert("a", "3").unwrap();
         assert_eq!(b.to_string(), "a=3,b=2", "replacing keeps the position");
         let shared = b.clone();
-        assert_eq!(b.remove("a").map(|m| m.value().to_owned()), Some("3".to_owned()));
-        assert_eq!(shared.get("a"), Some("3"), "clones are not affected by writes");
+        assert_eq!(
+            b.remove("a").map(|m| m.value().to_owned()),
+            Some("3".to_owned())
+        );
+        assert_eq!(
+            shared.get("a"),
+            Some("3"),
+            "clones are not affected by writes"
+        );
         assert!(b.remove("a").is_none());
         b.remove("b");
         assert!(b.is_empty());
@@ -430,15 +475,22 @@ mod tests {
     fn properties_are_exposed() {
         let b = Baggage::parse(b"k=v;p1=a%20b;p2");
         let m = b.member("k").unwrap();
-        let props: Vec<(&str, Option<&str>)> = m.properties().iter().map(|p| (p.key(), p.value())).collect();
+        let props: Vec<(&str, Option<&str>)> = m
+            .properties()
+            .iter()
+            .map(|p| (p.key(), p.value()))
+            .collect();
         assert_eq!(props, [("p1", Some("a b")), ("p2", None)]);
     }
 
     #[test]
     fn debug_and_from_iter() {
-        let b: Baggage = [Member::new("a", "1").unwrap(), Member::new("b", "2").unwrap()]
-            .into_iter()
-            .collect();
+        let b: Baggage = [
+            Member::new("a", "1").unwrap(),
+            Member::new("b", "2").unwrap(),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(format!("{b:?}"), r#"{"a": "1", "b": "2"}"#);
         let parsed: Baggage = "a=1,b=2".parse().unwrap();
         assert_eq!(parsed, b);

@@ -142,7 +142,13 @@ mod tests {
         (0x01, true, false, "01", "sampled only"),
         (0x02, false, true, "02", "random only (Level 2)"),
         (0x03, true, true, "03", "sampled and random"),
-        (0x09, true, false, "09", "unknown bit 0x08 does not hide sampled"),
+        (
+            0x09,
+            true,
+            false,
+            "09",
+            "unknown bit 0x08 does not hide sampled",
+        ),
         (0xff, true, true, "ff", "all bits"),
     ];
 

@@ -296,17 +296,45 @@ mod tests {
 
     /// (input, expected, reason)
     const TRACE_ID_VECTORS: &[(&str, Option<u128>, &str)] = &[
-        ("4bf92f3577b34da6a3ce929d0e0e4736", Some(0x4bf92f3577b34da6a3ce929d0e0e4736), "spec example"),
-        ("00000000000000000000000000000001", Some(1), "leading zeros are fine"),
-        ("ffffffffffffffffffffffffffffffff", Some(u128::MAX), "all ones"),
-        ("00000000000000000000000000000000", None, "all zero is invalid"),
-        ("4BF92F3577B34DA6A3CE929D0E0E4736", None, "uppercase hex is invalid"),
+        (
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            Some(0x4bf92f3577b34da6a3ce929d0e0e4736),
+            "spec example",
+        ),
+        (
+            "00000000000000000000000000000001",
+            Some(1),
+            "leading zeros are fine",
+        ),
+        (
+            "ffffffffffffffffffffffffffffffff",
+            Some(u128::MAX),
+            "all ones",
+        ),
+        (
+            "00000000000000000000000000000000",
+            None,
+            "all zero is invalid",
+        ),
+        (
+            "4BF92F3577B34DA6A3CE929D0E0E4736",
+            None,
+            "uppercase hex is invalid",
+        ),
         ("4bf92f3577b34da6a3ce929d0e0e473", None, "31 digits"),
         ("4bf92f3577b34da6a3ce929d0e0e47366", None, "33 digits"),
         ("4bf92f3577b34da6a3ce929d0e0e473g", None, "non-hex digit"),
-        (" bf92f3577b34da6a3ce929d0e0e4736", None, "space is not a digit"),
+        (
+            " bf92f3577b34da6a3ce929d0e0e4736",
+            None,
+            "space is not a digit",
+        ),
         ("", None, "empty"),
-        ("+bf92f3577b34da6a3ce929d0e0e4736", None, "sign is not a digit"),
+        (
+            "+bf92f3577b34da6a3ce929d0e0e4736",
+            None,
+            "sign is not a digit",
+        ),
     ];
 
     /// (input, expected, reason)
@@ -326,7 +354,11 @@ mod tests {
             let got = input.parse::<TraceId>().ok().map(TraceId::to_u128);
             assert_eq!(got, expected, "{reason}: {input:?}");
             if let Some(v) = expected {
-                assert_eq!(TraceId::from_u128(v).unwrap().to_string(), input, "{reason}");
+                assert_eq!(
+                    TraceId::from_u128(v).unwrap().to_string(),
+                    input,
+                    "{reason}"
+                );
             }
         }
     }
@@ -344,7 +376,8 @@ mod tests {
 
     #[test]
     fn bytes_are_big_endian() {
-        let id = TraceId::from_bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]).unwrap();
+        let id =
+            TraceId::from_bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]).unwrap();
         assert_eq!(id.to_string(), "000102030405060708090a0b0c0d0e0f");
         assert_eq!(TraceId::from_bytes([0; 16]), None);
         let span = SpanId::from_bytes([0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1]).unwrap();
@@ -359,7 +392,10 @@ mod tests {
         assert_eq!(format!("{id:?}"), "SpanId(00f067aa0ba902b7)");
         assert_eq!(format!("{id:>18}"), "  00f067aa0ba902b7");
         let t: TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse().unwrap();
-        assert_eq!(format!("{t:?}"), "TraceId(4bf92f3577b34da6a3ce929d0e0e4736)");
+        assert_eq!(
+            format!("{t:?}"),
+            "TraceId(4bf92f3577b34da6a3ce929d0e0e4736)"
+        );
     }
 
     #[test]

@@ -26,5 +26,5 @@ pub use flags::TraceFlags;
 pub use id::{ParseIdError, SpanId, TraceId};
 pub use state::{InvalidTraceState, Iter as TraceStateIter, TraceState};
 
-pub(crate) use id::{ascii_str, decode_hex_u128, decode_hex_u64, decode_hex_u8, encode_hex_u8, hex_val};
+pub(crate) use id::{ascii_str, decode_hex_u128, decode_hex_u8, encode_hex_u8, hex_val};
 pub(crate) use state::trim_ows;

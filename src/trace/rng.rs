@@ -101,8 +101,12 @@ mod tests {
 
     #[test]
     fn threads_get_different_sequences() {
-        let a = std::thread::spawn(|| (next_u64(), next_u64())).join().unwrap();
-        let b = std::thread::spawn(|| (next_u64(), next_u64())).join().unwrap();
+        let a = std::thread::spawn(|| (next_u64(), next_u64()))
+            .join()
+            .unwrap();
+        let b = std::thread::spawn(|| (next_u64(), next_u64()))
+            .join()
+            .unwrap();
         assert_ne!(a, b);
     }
 

@@ -151,7 +151,11 @@ impl TraceState {
         for (k, v) in self.iter().filter(|(k, _)| *k != key) {
             push_member(&mut out, k, v);
         }
-        self.header = if out.is_empty() { None } else { Some(Arc::from(out)) };
+        self.header = if out.is_empty() {
+            None
+        } else {
+            Some(Arc::from(out))
+        };
         true
     }
 
@@ -253,7 +257,8 @@ fn parse_member(member: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 fn parse_fields(fields: &[&[u8]]) -> Option<TraceState> {
-    let total: usize = fields.iter().map(|f| f.len()).sum::<usize>() + fields.len().saturating_sub(1);
+    let total: usize =
+        fields.iter().map(|f| f.len()).sum::<usize>() + fields.len().saturating_sub(1);
     if total > TraceState::MAX_HEADER_LEN {
         return None;
     }
@@ -293,10 +298,17 @@ fn parse_fields(fields: &[&[u8]]) -> Option<TraceState> {
     let header: Arc<str> = if verbatim {
         Arc::from(std::str::from_utf8(fields[0]).ok()?)
     } else {
-        let len = kept[..n_kept].iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let len = kept[..n_kept]
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum();
         let mut out = String::with_capacity(len);
         for (k, v) in &kept[..n_kept] {
-            push_member(&mut out, std::str::from_utf8(k).ok()?, std::str::from_utf8(v).ok()?);
+            push_member(
+                &mut out,
+                std::str::from_utf8(k).ok()?,
+                std::str::from_utf8(v).ok()?,
+            );
         }
         Arc::from(out)
     };
@@ -362,28 +374,96 @@ mod tests {
 
     /// (header fields, expected header form or None when dropped, reason)
     const VECTORS: &[(&[&str], Option<&str>, &str)] = &[
-        (&["rojo=00f067aa0ba902b7"], Some("rojo=00f067aa0ba902b7"), "single member"),
-        (&["rojo=1,congo=2"], Some("rojo=1,congo=2"), "two members keep their order"),
+        (
+            &["rojo=00f067aa0ba902b7"],
+            Some("rojo=00f067aa0ba902b7"),
+            "single member",
+        ),
+        (
+            &["rojo=1,congo=2"],
+            Some("rojo=1,congo=2"),
+            "two members keep their order",
+        ),
         (&[""], Some(""), "empty header is a valid empty list"),
-        (&[" \t "], Some(""), "whitespace-only header is a valid empty list"),
+        (
+            &[" \t "],
+            Some(""),
+            "whitespace-only header is a valid empty list",
+        ),
         (&[",,,"], Some(""), "only empty members"),
-        (&["foo=1 \t , \t bar=2, \t baz=3"], Some("foo=1,bar=2,baz=3"), "OWS around members is trimmed"),
-        (&["foo=1\t \t,\t \tbar=2,\t \tbaz=3"], Some("foo=1,bar=2,baz=3"), "tabs and spaces mixed"),
+        (
+            &["foo=1 \t , \t bar=2, \t baz=3"],
+            Some("foo=1,bar=2,baz=3"),
+            "OWS around members is trimmed",
+        ),
+        (
+            &["foo=1\t \t,\t \tbar=2,\t \tbaz=3"],
+            Some("foo=1,bar=2,baz=3"),
+            "tabs and spaces mixed",
+        ),
         (&[" foo=1"], Some("foo=1"), "leading space"),
         (&["foo=1\t"], Some("foo=1"), "trailing tab"),
-        (&["a=1,,b=2"], Some("a=1,b=2"), "empty member in the middle is skipped"),
-        (&["a=1", "b=2"], Some("a=1,b=2"), "several fields are joined in order"),
-        (&["a=1", "", "b=2"], Some("a=1,b=2"), "empty field among several"),
-        (&["foo= 1"], Some("foo= 1"), "leading space of a value is part of the value"),
-        (&["foo@=1,bar=2"], Some("foo@=1,bar=2"), "'@' at the end of a key is allowed by the current grammar"),
-        (&["foo@@bar=1"], Some("foo@@bar=1"), "several '@' are allowed by the current grammar"),
-        (&["tenant@vendor=1"], Some("tenant@vendor=1"), "multi-tenant key"),
-        (&["1tenant@v=1"], Some("1tenant@v=1"), "key may start with a digit"),
+        (
+            &["a=1,,b=2"],
+            Some("a=1,b=2"),
+            "empty member in the middle is skipped",
+        ),
+        (
+            &["a=1", "b=2"],
+            Some("a=1,b=2"),
+            "several fields are joined in order",
+        ),
+        (
+            &["a=1", "", "b=2"],
+            Some("a=1,b=2"),
+            "empty field among several",
+        ),
+        (
+            &["foo= 1"],
+            Some("foo= 1"),
+            "leading space of a value is part of the value",
+        ),
+        (
+            &["foo@=1,bar=2"],
+            Some("foo@=1,bar=2"),
+            "'@' at the end of a key is allowed by the current grammar",
+        ),
+        (
+            &["foo@@bar=1"],
+            Some("foo@@bar=1"),
+            "several '@' are allowed by the current grammar",
+        ),
+        (
+            &["tenant@vendor=1"],
+            Some("tenant@vendor=1"),
+            "multi-tenant key",
+        ),
+        (
+            &["1tenant@v=1"],
+            Some("1tenant@v=1"),
+            "key may start with a digit",
+        ),
         (&["0=1"], Some("0=1"), "single-digit key"),
-        (&["a-b_c*d/e=1"], Some("a-b_c*d/e=1"), "every key punctuation"),
-        (&["foo=1,foo=2"], Some("foo=1"), "duplicate key: the first (most recent) is kept"),
-        (&["foo=1", "foo=1"], Some("foo=1"), "duplicate key across fields"),
-        (&["@foo=1,bar=2"], None, "key starting with '@' drops the whole list"),
+        (
+            &["a-b_c*d/e=1"],
+            Some("a-b_c*d/e=1"),
+            "every key punctuation",
+        ),
+        (
+            &["foo=1,foo=2"],
+            Some("foo=1"),
+            "duplicate key: the first (most recent) is kept",
+        ),
+        (
+            &["foo=1", "foo=1"],
+            Some("foo=1"),
+            "duplicate key across fields",
+        ),
+        (
+            &["@foo=1,bar=2"],
+            None,
+            "key starting with '@' drops the whole list",
+        ),
         (&["_foo=1"], None, "key starting with '_'"),
         (&["FOO=1"], None, "uppercase key"),
         (&["foo =1"], None, "space inside a key"),
@@ -395,7 +475,11 @@ mod tests {
         (&["foo=a\tb"], None, "tab inside a value"),
         (&["foo=\u{e9}"], None, "non-ASCII value"),
         (&["foo=\u{7f}"], None, "DEL in a value"),
-        (&["a=1", "B=2"], None, "an invalid member in a later field drops everything"),
+        (
+            &["a=1", "B=2"],
+            None,
+            "an invalid member in a later field drops everything",
+        ),
     ];
 
     fn parse(fields: &[&str]) -> Option<TraceState> {
@@ -407,7 +491,11 @@ mod tests {
     fn vectors() {
         for &(fields, expected, reason) in VECTORS {
             let got = parse(fields);
-            assert_eq!(got.as_ref().map(TraceState::header), expected, "{reason}: {fields:?}");
+            assert_eq!(
+                got.as_ref().map(TraceState::header),
+                expected,
+                "{reason}: {fields:?}"
+            );
         }
     }
 
@@ -430,10 +518,16 @@ mod tests {
         let s = TraceState::parse(ok.as_bytes()).expect("32 members are allowed");
         assert_eq!(s.len(), 32);
         let too_many = members.join(",");
-        assert!(TraceState::parse(too_many.as_bytes()).is_none(), "33 members drop the list");
+        assert!(
+            TraceState::parse(too_many.as_bytes()).is_none(),
+            "33 members drop the list"
+        );
         let split = [members[..20].join(","), members[20..].join(",")];
         let fields: Vec<&[u8]> = split.iter().map(|f| f.as_bytes()).collect();
-        assert!(TraceState::parse_fields(&fields).is_none(), "33 members across fields");
+        assert!(
+            TraceState::parse_fields(&fields).is_none(),
+            "33 members across fields"
+        );
     }
 
     #[test]
@@ -442,12 +536,27 @@ mod tests {
         let k257 = "z".repeat(257);
         let v256 = "v".repeat(256);
         let v257 = "v".repeat(257);
-        assert!(TraceState::parse(format!("{k256}=1").as_bytes()).is_some(), "256-char key");
-        assert!(TraceState::parse(format!("{k257}=1").as_bytes()).is_none(), "257-char key");
-        assert!(TraceState::parse(format!("k={v256}").as_bytes()).is_some(), "256-char value");
-        assert!(TraceState::parse(format!("k={v257}").as_bytes()).is_none(), "257-char value");
+        assert!(
+            TraceState::parse(format!("{k256}=1").as_bytes()).is_some(),
+            "256-char key"
+        );
+        assert!(
+            TraceState::parse(format!("{k257}=1").as_bytes()).is_none(),
+            "257-char key"
+        );
+        assert!(
+            TraceState::parse(format!("k={v256}").as_bytes()).is_some(),
+            "256-char value"
+        );
+        assert!(
+            TraceState::parse(format!("k={v257}").as_bytes()).is_none(),
+            "257-char value"
+        );
         let mt = format!("{}@{}", "t".repeat(241), "v".repeat(14));
-        assert!(TraceState::parse(format!("{mt}=1").as_bytes()).is_some(), "multi-tenant key of 256");
+        assert!(
+            TraceState::parse(format!("{mt}=1").as_bytes()).is_some(),
+            "multi-tenant key of 256"
+        );
     }
 
     #[test]

@@ -60,5 +60,8 @@ fn instrumented_adds_at_most_two_words() {
     assert_eq!(size_of::<Context>(), size_of::<usize>());
     let instrumented = ctx::FutureExt::in_context(fut, Context::new());
     let added = size_of_val(&instrumented) - bare;
-    assert!(added <= 2 * size_of::<usize>(), "Instrumented adds {added} bytes");
+    assert!(
+        added <= 2 * size_of::<usize>(),
+        "Instrumented adds {added} bytes"
+    );
 }

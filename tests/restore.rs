@@ -4,8 +4,8 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use ctx::{Context, FutureExt, Key};
@@ -204,7 +204,14 @@ fn stream_polls_run_inside_the_context() {
             Poll::Pending => assert_eq!(VALUE.get(), None),
         }
     }
-    assert_eq!(items, [(0, Some("stream")), (1, Some("stream")), (2, Some("stream"))]);
+    assert_eq!(
+        items,
+        [
+            (0, Some("stream")),
+            (1, Some("stream")),
+            (2, Some("stream"))
+        ]
+    );
 }
 
 #[test]

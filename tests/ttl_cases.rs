@@ -43,7 +43,10 @@ fn child_sees_parent_value() {
                 assert_eq!(seen.unwrap(), v("parent"));
             }
             assert_eq!(std::thread::spawn(wrapped).join().unwrap(), v("parent"));
-            assert_eq!(std::thread::spawn(move || wrapped_fn(1)).join().unwrap(), Some(7));
+            assert_eq!(
+                std::thread::spawn(move || wrapped_fn(1)).join().unwrap(),
+                Some(7)
+            );
         }
         .in_current_context()
     });

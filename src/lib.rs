@@ -97,4 +97,5 @@ pub use key::Key;
 pub use spawn::{
     spawn, spawn_blocking, spawn_blocking_on, spawn_detached, spawn_local, spawn_on, JoinSetExt,
 };
+pub use trace::{span_id, trace_id};
 pub use wrap::{wrap, wrap_fn};

@@ -267,7 +267,7 @@ impl Propagated {
     }
 
     /// The trace context, baggage and request id of the current
-    /// [`Context`](crate::Context): what an outgoing call sends. Cheap: each
+    /// [`Context`]: what an outgoing call sends. Cheap: each
     /// field is a copy or a reference count.
     ///
     /// The trace context is sent as it is; a client that records its own

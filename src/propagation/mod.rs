@@ -182,7 +182,7 @@ impl Injector for HeaderMap {
 /// The header name for `name`, without allocating for the names ctx uses.
 fn header_name(name: &str) -> Option<HeaderName> {
     use names::*;
-    const STATIC: [&str; 11] = [
+    const STATIC: [&str; 10] = [
         TRACEPARENT,
         TRACESTATE,
         BAGGAGE,
@@ -193,7 +193,6 @@ fn header_name(name: &str) -> Option<HeaderName> {
         X_B3_SAMPLED,
         X_B3_FLAGS,
         X_REQUEST_ID,
-        "x-correlation-id",
     ];
     match STATIC.iter().find(|s| **s == name) {
         Some(s) => Some(HeaderName::from_static(s)),

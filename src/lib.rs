@@ -1,5 +1,101 @@
-//! ctx
+//! Request context that survives every hop of async Rust.
+//!
+//! A service logs a line with no trace id, and the call chain stops there: the
+//! work moved to another task or thread, and a thread-local did not follow it.
+//! `tokio::spawn`, `spawn_blocking`, `std::thread::spawn` and thread pools all
+//! start with nothing, and `tokio::task_local!` does not flow into spawned
+//! tasks. `ctx` is TransmittableThreadLocal for async Rust: a typed
+//! [`Context`] that is *captured* when work is created, *replayed* (installed)
+//! whenever that work runs, and *restored* (the thread gets back what it had)
+//! when it stops running.
+//!
+//! # The model
+//!
+//! - A [`Context`] is an immutable snapshot of typed values, keyed by
+//!   [`Key`]s declared as `static`s. Cloning it is one reference count.
+//! - Each thread has a slot holding its current context. [`Context::enter`],
+//!   [`Context::run`] and [`Key::sync_scope`] install one for a while and
+//!   restore the previous one afterwards, also on panic.
+//! - An [`Instrumented`] future owns a context and installs it on *every*
+//!   poll, whichever worker thread polls it, then takes it back with the
+//!   writes the future made and restores the thread. Make one with
+//!   [`FutureExt::in_context`] or [`FutureExt::in_current_context`].
+//! - The spawn helpers capture the caller's context and run the new work in
+//!   it: [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`],
+//!   [`JoinSetExt`], [`thread::spawn`], and [`wrap`] / [`wrap_fn`] for any
+//!   other executor. [`spawn_detached`] starts work that must *not* inherit
+//!   the request's context.
+//!
+//! # Guarantees
+//!
+//! 1. A child sees its parent's context as it was when the child was created.
+//! 2. A child's writes never reach its parent or its siblings.
+//! 3. A task's own writes survive its `.await`s.
+//! 4. After every poll or closure, the thread's slot holds exactly what it
+//!    held before; a value is never seen by work that did not inherit it.
+//!    Writes where no scope is open are refused (see
+//!    [`Key`](Key#writes-and-scopes)), so a plain `tokio::spawn` task cannot
+//!    leave a value on a worker thread.
+//! 5. Capture, enter and poll allocate nothing.
+//!
+//! # Example
+//!
+//! ```
+//! use ctx::Key;
+//!
+//! static TRACE_ID: Key<String> = Key::new("trace_id");
+//!
+//! # #[tokio::main]
+//! # async fn main() {
+//! TRACE_ID
+//!     .scope("4bf92f3577b34da6".to_string(), async {
+//!         // A plain spawn loses the value...
+//!         let lost = tokio::spawn(async { TRACE_ID.get() }).await.unwrap();
+//!         assert_eq!(lost, None);
+//!
+//!         // ...ctx's twins keep it, on any thread.
+//!         let task = ctx::spawn(async { TRACE_ID.get() }).await.unwrap();
+//!         let blocking = ctx::spawn_blocking(|| TRACE_ID.get()).await.unwrap();
+//!         let thread = ctx::thread::spawn(|| TRACE_ID.get()).join().unwrap();
+//!         for seen in [task, blocking, thread] {
+//!             assert_eq!(seen.as_deref(), Some("4bf92f3577b34da6"));
+//!         }
+//!     })
+//!     .await;
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`] |
+//! | `full`  | no      | every stable integration |
+//!
+//! [`Context`], [`Key`], [`Instrumented`], [`wrap`] and [`thread`] work with
+//! any executor and need no feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod baggage;
+mod context;
+mod error;
+mod future;
+mod key;
 pub mod propagation;
+#[cfg(feature = "tokio")]
+mod spawn;
+pub mod thread;
 pub mod trace;
+mod wrap;
+
+pub use context::{Context, ContextGuard};
+pub use error::AccessError;
+pub use future::{FutureExt, Instrumented, StreamExt};
+pub use key::Key;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use spawn::{
+    spawn, spawn_blocking, spawn_blocking_on, spawn_detached, spawn_local, spawn_on, JoinSetExt,
+};
+pub use trace::{span_id, trace_id};
+pub use wrap::{wrap, wrap_fn};

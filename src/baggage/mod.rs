@@ -11,7 +11,28 @@
 //! dropped, member by member, on parsing and on formatting; it never fails a
 //! request.
 //!
+//! The current baggage lives in the [`Context`](crate::Context) under the key
+//! [`BAGGAGE`]: [`Baggage::current`] and [`get`] read it, [`scope`],
+//! [`sync_scope`] and [`set`] add an entry for a piece of work and
+//! everything it starts.
+//!
 //! # Examples
+//! Reading and writing the current baggage:
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! ctx::baggage::scope("tenant", "acme", async {
+//!     assert_eq!(ctx::baggage::get("tenant").as_deref(), Some("acme"));
+//!     // Spawned work inherits it.
+//!     let seen = ctx::spawn(async { ctx::baggage::get("tenant") }).await.unwrap();
+//!     assert_eq!(seen.as_deref(), Some("acme"));
+//! })
+//! .await;
+//! assert_eq!(ctx::baggage::get("tenant"), None);
+//! # }
+//! ```
+//!
+//! The header form:
 //! ```
 //! use ctx::baggage::Baggage;
 //!
@@ -29,10 +50,78 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::{Instrumented, Key};
+
 mod header;
+
+/// The key under which the current [`Baggage`] lives in the
+/// [`Context`](crate::Context).
+pub static BAGGAGE: Key<Baggage> = Key::new("ctx.baggage");
+
+/// The decoded value for `key` in the current baggage.
+///
+/// # Examples
+/// ```
+/// ctx::baggage::sync_scope("user", "alice", || {
+///     assert_eq!(ctx::baggage::get("user").as_deref(), Some("alice"));
+/// });
+/// assert_eq!(ctx::baggage::get("user"), None);
+/// ```
+pub fn get(key: &str) -> Option<String> {
+    BAGGAGE.with(|b| b.and_then(|b| b.get(key)).map(str::to_owned))
+}
+
+/// Wraps `fut` so that it runs with `key=value` added to the current
+/// baggage; tasks it spawns inherit the entry, the caller does not see it.
+///
+/// An existing entry for `key` is replaced for the duration. When `key` is
+/// not a valid token (see [`InvalidBaggage`]) the baggage is left as it is.
+pub fn scope<F: Future>(
+    key: impl Into<String>,
+    value: impl Into<String>,
+    fut: F,
+) -> Instrumented<F> {
+    BAGGAGE.scope(with_entry(key.into(), value.into()), fut)
+}
+
+/// Runs `f` with `key=value` added to the current baggage; see [`scope`].
+pub fn sync_scope<R>(key: impl Into<String>, value: impl Into<String>, f: impl FnOnce() -> R) -> R {
+    BAGGAGE.sync_scope(with_entry(key.into(), value.into()), f)
+}
+
+/// Adds `key=value` to the baggage of the current scope (see
+/// [`Key::set`]: outside any scope the write is ignored). An invalid key
+/// is ignored too.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use ctx::FutureExt;
+///
+/// async {
+///     ctx::baggage::set("step", "1");
+///     tokio::task::yield_now().await;
+///     assert_eq!(ctx::baggage::get("step").as_deref(), Some("1"));
+/// }
+/// .in_current_context()
+/// .await;
+/// # }
+/// ```
+pub fn set(key: impl Into<String>, value: impl Into<String>) {
+    BAGGAGE.set(with_entry(key.into(), value.into()));
+}
+
+/// The current baggage plus one entry (unchanged if the key is invalid).
+fn with_entry(key: String, value: String) -> Baggage {
+    let mut baggage = Baggage::current();
+    let _ = baggage.insert(key, value);
+    baggage
+}
 
 /// A set of baggage members, in insertion order, with unique keys.
 ///
@@ -164,6 +253,23 @@ impl Baggage {
     /// An empty baggage. Does not allocate.
     pub const fn new() -> Self {
         Baggage { members: None }
+    }
+
+    /// The baggage of the current [`Context`](crate::Context), empty if it
+    /// has none. Costs one reference count.
+    pub fn current() -> Baggage {
+        BAGGAGE.get().unwrap_or_default()
+    }
+
+    /// Wraps `fut` so that it runs with this baggage (replacing the current
+    /// one).
+    pub fn scope<F: Future>(self, fut: F) -> Instrumented<F> {
+        BAGGAGE.scope(self, fut)
+    }
+
+    /// Runs `f` with this baggage (replacing the current one).
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        BAGGAGE.sync_scope(self, f)
     }
 
     /// Whether there is no member.
@@ -481,6 +587,38 @@ mod tests {
             .map(|p| (p.key(), p.value()))
             .collect();
         assert_eq!(props, [("p1", Some("a b")), ("p2", None)]);
+    }
+
+    #[test]
+    fn current_scopes_nest_and_restore() {
+        assert!(Baggage::current().is_empty());
+        sync_scope("a", "1", || {
+            sync_scope("b", "2", || {
+                assert_eq!(Baggage::current().to_string(), "a=1,b=2");
+                sync_scope("a", "3", || assert_eq!(get("a").as_deref(), Some("3")));
+                assert_eq!(get("a").as_deref(), Some("1"));
+            });
+            assert_eq!(get("b"), None);
+            sync_scope("bad key", "x", || {
+                assert_eq!(Baggage::current().to_string(), "a=1")
+            });
+            set("c", "4");
+            assert_eq!(get("c").as_deref(), Some("4"));
+        });
+        assert!(Baggage::current().is_empty());
+        let replaced: Baggage = "x=1".parse().unwrap();
+        replaced.sync_scope(|| assert_eq!(Baggage::current().to_string(), "x=1"));
+    }
+
+    #[tokio::test]
+    async fn scope_persists_across_awaits() {
+        let seen = scope("k", "v", async {
+            tokio::task::yield_now().await;
+            get("k")
+        })
+        .await;
+        assert_eq!(seen.as_deref(), Some("v"));
+        assert_eq!(get("k"), None);
     }
 
     #[test]

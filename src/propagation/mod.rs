@@ -55,8 +55,9 @@ use std::sync::{Arc, OnceLock};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::baggage::Baggage;
-use crate::trace::TraceContext;
+use crate::baggage::{Baggage, BAGGAGE};
+use crate::trace::{TraceContext, TRACE_CONTEXT};
+use crate::Context;
 
 mod b3;
 mod baggage;
@@ -65,7 +66,7 @@ mod traceparent;
 
 pub use self::b3::{B3Encoding, B3Propagator};
 pub use self::baggage::BaggagePropagator;
-pub use self::request_id::{RequestId, RequestIdPropagator};
+pub use self::request_id::{RequestId, RequestIdPropagator, REQUEST_ID};
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
 
 /// Header names used by the propagators, lowercase as the specifications
@@ -181,7 +182,7 @@ impl Injector for HeaderMap {
 /// The header name for `name`, without allocating for the names ctx uses.
 fn header_name(name: &str) -> Option<HeaderName> {
     use names::*;
-    const STATIC: [&str; 11] = [
+    const STATIC: [&str; 10] = [
         TRACEPARENT,
         TRACESTATE,
         BAGGAGE,
@@ -192,7 +193,6 @@ fn header_name(name: &str) -> Option<HeaderName> {
         X_B3_SAMPLED,
         X_B3_FLAGS,
         X_REQUEST_ID,
-        "x-correlation-id",
     ];
     match STATIC.iter().find(|s| **s == name) {
         Some(s) => Some(HeaderName::from_static(s)),
@@ -263,6 +263,61 @@ impl Propagated {
     /// Nothing: no trace context, no baggage, no request id.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The trace context, baggage and request id of the current
+    /// [`Context`]: what an outgoing call sends. Cheap: each
+    /// field is a copy or a reference count.
+    ///
+    /// The trace context is sent as it is; a client that records its own
+    /// span for the call sets `trace` to
+    /// [`TraceContext::child_of_current`] first.
+    ///
+    /// # Examples
+    /// ```
+    /// use ctx::propagation::{Propagated, Propagators};
+    /// use ctx::trace::TraceContext;
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// TraceContext::new_root().sync_scope(|| {
+    ///     ctx::baggage::sync_scope("user", "alice", || {
+    ///         Propagators::new().inject(&Propagated::current(), &mut headers);
+    ///     });
+    /// });
+    /// assert!(headers.contains_key("traceparent"));
+    /// assert_eq!(headers["baggage"], "user=alice");
+    /// ```
+    pub fn current() -> Self {
+        Self::from_context(&Context::current())
+    }
+
+    /// The trace context, baggage and request id held by `cx`.
+    pub fn from_context(cx: &Context) -> Self {
+        Propagated {
+            trace: cx.get(&TRACE_CONTEXT).cloned(),
+            baggage: cx.get(&BAGGAGE).cloned().unwrap_or_default(),
+            request_id: cx.get(&REQUEST_ID).cloned(),
+        }
+    }
+
+    /// `cx` with these fields stored under [`TRACE_CONTEXT`], [`BAGGAGE`]
+    /// and [`REQUEST_ID`] (the fields that are empty leave `cx`'s values as
+    /// they are).
+    ///
+    /// A server usually replaces `trace` with a child first, so that the
+    /// context holds its own span rather than the caller's.
+    pub fn to_context(&self, cx: &Context) -> Context {
+        let mut cx = cx.clone();
+        if let Some(trace) = &self.trace {
+            cx = cx.with(&TRACE_CONTEXT, trace.clone());
+        }
+        if !self.baggage.is_empty() {
+            cx = cx.with(&BAGGAGE, self.baggage.clone());
+        }
+        if let Some(id) = &self.request_id {
+            cx = cx.with(&REQUEST_ID, id.clone());
+        }
+        cx
     }
 
     /// These fields with the trace context set.
@@ -510,6 +565,19 @@ mod tests {
             fields,
             "what is injected extracts back the same"
         );
+    }
+
+    #[test]
+    fn context_round_trip() {
+        let fields = Propagated::new()
+            .with_trace(TraceContext::new_root())
+            .with_baggage("k=v".parse().unwrap())
+            .with_request_id(RequestId::random());
+        let cx = fields.to_context(&Context::new());
+        assert_eq!(Propagated::from_context(&cx), fields);
+        cx.run(|| assert_eq!(Propagated::current(), fields));
+        assert_eq!(Propagated::current(), Propagated::new());
+        assert_eq!(Propagated::new().to_context(&Context::new()).len(), 0);
     }
 
     #[test]

@@ -8,6 +8,11 @@ use std::sync::Arc;
 use super::names::X_REQUEST_ID;
 use super::{Extractor, Injector, Propagated, Propagator};
 use crate::trace::{trim_ows, TraceId};
+use crate::Key;
+
+/// The key under which the current [`RequestId`] lives in the
+/// [`Context`](crate::Context).
+pub static REQUEST_ID: Key<RequestId> = Key::new("ctx.request_id");
 
 /// A request id: 1 to [`MAX_LEN`](RequestId::MAX_LEN) visible ASCII
 /// characters (`!` to `~`, no spaces or control characters, so it is safe
@@ -61,6 +66,20 @@ impl RequestId {
     /// The id.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The request id of the current [`Context`](crate::Context), if any.
+    ///
+    /// # Examples
+    /// ```
+    /// use ctx::propagation::{RequestId, REQUEST_ID};
+    ///
+    /// REQUEST_ID.sync_scope(RequestId::new("r-1").unwrap(), || {
+    ///     assert_eq!(RequestId::current().unwrap().as_str(), "r-1");
+    /// });
+    /// ```
+    pub fn current() -> Option<Self> {
+        REQUEST_ID.get()
     }
 }
 

@@ -1,0 +1,572 @@
+//! [`Context`]: an immutable snapshot of typed values, and the per-thread slot
+//! that holds the current one.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::error::AccessError;
+use crate::key::{ErasedKey, Key};
+
+/// An immutable snapshot of typed values: the request context.
+///
+/// A `Context` maps [`Key`]s to values. It never changes once built: writing
+/// ([`Context::with`], [`Context::without`], [`Key::set`]) makes a new
+/// snapshot and leaves every copy that was already captured as it was. That is
+/// what makes capture safe: a child task holds the snapshot that was current
+/// when it was created, and nothing the parent does later can reach it.
+///
+/// Cloning is one reference count; the empty context is a null pointer and
+/// allocates nothing. A `Context` is `Send + Sync`, so it can be moved to any
+/// thread or task.
+///
+/// Each thread has a slot holding its *current* context. [`Context::enter`]
+/// and [`Context::run`] install a context there for a while and restore the
+/// previous one afterwards; [`Instrumented`](crate::Instrumented) does the same
+/// around every poll of a future.
+///
+/// # Examples
+///
+/// ```
+/// use ctx::{Context, Key};
+///
+/// static TENANT: Key<String> = Key::new("tenant");
+///
+/// let cx = Context::new().with(&TENANT, "acme".to_string());
+/// assert_eq!(cx.get(&TENANT).map(String::as_str), Some("acme"));
+///
+/// cx.run(|| {
+///     assert_eq!(TENANT.get().as_deref(), Some("acme"));
+/// });
+/// // Outside `run`, the thread's previous (empty) context is back.
+/// assert_eq!(TENANT.get(), None);
+/// ```
+#[derive(Clone, Default)]
+pub struct Context {
+    // One pointer wide (an `Arc<[Entry]>` would be two): the context rides in
+    // every `Instrumented`, and a spawned future's size decides its task's
+    // allocation class.
+    entries: Option<Arc<Vec<Entry>>>,
+}
+
+// A snapshot is never written after it is built, so a panic cannot leave one
+// half-updated: observing a context after catching a panic is sound. (Values
+// with interior mutability are the values' own business, as with `Arc<T>`.)
+impl std::panic::UnwindSafe for Context {}
+impl std::panic::RefUnwindSafe for Context {}
+
+/// One value in a context: its key and the value behind a shared pointer, so
+/// that copy-on-write copies pointers, never values.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    key: &'static dyn ErasedKey,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+impl Entry {
+    /// The order entries are kept in: keys with a fork policy first (so that
+    /// "does this context need forking" is a look at the first entry), then
+    /// by the key's address.
+    fn order(key: &'static dyn ErasedKey) -> (bool, usize) {
+        (!key.forks(), key_addr(key))
+    }
+}
+
+/// A key's identity is the address of its `static`.
+fn key_addr(key: &'static dyn ErasedKey) -> usize {
+    key as *const dyn ErasedKey as *const () as usize
+}
+
+impl Context {
+    /// Returns the empty context. It allocates nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cx = ctx::Context::new();
+    /// assert!(cx.is_empty());
+    /// ```
+    pub const fn new() -> Context {
+        Context { entries: None }
+    }
+
+    /// Returns a snapshot of the current thread's context.
+    ///
+    /// This is the *capture* step: it costs one reference count, whatever the
+    /// number of values, and allocates nothing. If the thread is being torn
+    /// down and its slot is gone, it returns the empty context (see
+    /// [`Context::try_current`] to tell the difference).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key};
+    ///
+    /// static USER: Key<u64> = Key::new("user");
+    ///
+    /// USER.sync_scope(7, || {
+    ///     let captured = Context::current();
+    ///     assert_eq!(captured.get(&USER), Some(&7));
+    /// });
+    /// ```
+    pub fn current() -> Context {
+        Context::try_current().unwrap_or_default()
+    }
+
+    /// Returns a snapshot of the current thread's context, or an error if the
+    /// thread's slot has already been destroyed (during thread teardown).
+    ///
+    /// # Errors
+    ///
+    /// Fails only while thread-local storage is being destroyed.
+    pub fn try_current() -> Result<Context, AccessError> {
+        SLOT.try_with(|slot| {
+            // `take` and `set` run no user code: the slot holds the current
+            // context only between these two lines, and `set` drops an empty
+            // context.
+            let cx = slot.cx.take();
+            let copy = cx.clone();
+            slot.cx.set(cx);
+            copy
+        })
+        .map_err(|_| AccessError::destroyed())
+    }
+
+    /// Returns a new context with `value` stored under `key`, replacing what
+    /// was there. `self` is unchanged.
+    ///
+    /// Cost: three allocations (the value, the new snapshot and its table);
+    /// the other values are shared with `self`, not copied: each costs one
+    /// reference count and a 32-byte copy of its table entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key};
+    ///
+    /// static REGION: Key<&'static str> = Key::new("region");
+    ///
+    /// let eu = Context::new().with(&REGION, "eu");
+    /// let us = eu.with(&REGION, "us");
+    /// assert_eq!(eu.get(&REGION), Some(&"eu"));
+    /// assert_eq!(us.get(&REGION), Some(&"us"));
+    /// ```
+    #[must_use = "`with` returns a new context and leaves `self` unchanged"]
+    pub fn with<T: Send + Sync + 'static>(&self, key: &'static Key<T>, value: T) -> Context {
+        self.with_erased(key, Arc::new(value))
+    }
+
+    pub(crate) fn with_erased(
+        &self,
+        key: &'static dyn ErasedKey,
+        value: Arc<dyn Any + Send + Sync>,
+    ) -> Context {
+        let entry = Entry { key, value };
+        let entries = self.entries();
+        let entries = match position(entries, key) {
+            Ok(i) => {
+                let mut copy = entries.to_vec();
+                copy[i] = entry;
+                copy
+            }
+            Err(i) => {
+                let mut copy = Vec::with_capacity(entries.len() + 1);
+                copy.extend_from_slice(&entries[..i]);
+                copy.push(entry);
+                copy.extend_from_slice(&entries[i..]);
+                copy
+            }
+        };
+        Context {
+            entries: Some(Arc::new(entries)),
+        }
+    }
+
+    /// Returns a new context without `key`. `self` is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key};
+    ///
+    /// static TOKEN: Key<String> = Key::new("token");
+    ///
+    /// let cx = Context::new().with(&TOKEN, "secret".into());
+    /// assert!(cx.without(&TOKEN).get(&TOKEN).is_none());
+    /// assert!(cx.get(&TOKEN).is_some());
+    /// ```
+    #[must_use = "`without` returns a new context and leaves `self` unchanged"]
+    pub fn without<T: Send + Sync + 'static>(&self, key: &'static Key<T>) -> Context {
+        let entries = self.entries();
+        match position(entries, key) {
+            Err(_) => self.clone(),
+            Ok(_) if entries.len() == 1 => Context::new(),
+            Ok(i) => {
+                let mut copy = entries.to_vec();
+                copy.remove(i);
+                Context {
+                    entries: Some(Arc::new(copy)),
+                }
+            }
+        }
+    }
+
+    /// Returns the value stored under `key`, if any.
+    ///
+    /// A binary search over the values: no allocation, no reference count.
+    pub fn get<T: Send + Sync + 'static>(&self, key: &'static Key<T>) -> Option<&T> {
+        let entries = self.entries();
+        let i = position(entries, key).ok()?;
+        entries[i].value.downcast_ref::<T>()
+    }
+
+    /// Returns `true` if a value is stored under `key`.
+    pub fn contains<T: Send + Sync + 'static>(&self, key: &'static Key<T>) -> bool {
+        position(self.entries(), key).is_ok()
+    }
+
+    /// Returns the number of values in the context.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Returns `true` if the context holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_none()
+    }
+
+    /// Returns `true` if both contexts are the same snapshot (the same
+    /// allocation, or both empty). Cheap; it does not compare values.
+    pub fn ptr_eq(&self, other: &Context) -> bool {
+        match (&self.entries, &other.entries) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// Makes this context the current one on this thread until the returned
+    /// guard is dropped; the previous context is restored then, also when the
+    /// thread unwinds from a panic.
+    ///
+    /// Writes made with [`Key::set`] while the guard lives are local to it:
+    /// they are gone when the guard drops. No allocation.
+    ///
+    /// **Warning:** do not hold the guard across an `.await`. The task may be
+    /// suspended and another task polled on this thread while the guard lives,
+    /// and that task would see this context. Use
+    /// [`FutureExt::in_context`](crate::FutureExt::in_context) for futures:
+    /// it enters the context around every poll instead. The guard is `!Send`,
+    /// so a multi-threaded executor rejects a future that holds one.
+    ///
+    /// Guards must be dropped in the reverse order they were made in, which
+    /// lexical scopes do by themselves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key};
+    ///
+    /// static ID: Key<u32> = Key::new("id");
+    ///
+    /// let cx = Context::new().with(&ID, 1);
+    /// {
+    ///     let _guard = cx.enter();
+    ///     assert_eq!(ID.get(), Some(1));
+    /// }
+    /// assert_eq!(ID.get(), None);
+    /// ```
+    pub fn enter(&self) -> ContextGuard {
+        enter_owned(self.clone())
+    }
+
+    /// Like [`Context::enter`], but reports a destroyed thread slot instead of
+    /// returning a guard that does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Fails only while thread-local storage is being destroyed.
+    pub fn try_enter(&self) -> Result<ContextGuard, AccessError> {
+        try_enter_owned(self.clone()).map_err(|_| AccessError::destroyed())
+    }
+
+    /// Runs `f` with this context current, then restores the previous one
+    /// (also if `f` panics). Returns what `f` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key};
+    ///
+    /// static ID: Key<u32> = Key::new("id");
+    ///
+    /// let cx = Context::new().with(&ID, 42);
+    /// let seen = cx.run(|| ID.get());
+    /// assert_eq!(seen, Some(42));
+    /// ```
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    /// The snapshot to hand to a child task: the same one, unless a key with
+    /// a fork policy ([`Key::with_fork`]) holds a value, in which case those
+    /// values are forked. O(1) when no key forks.
+    pub(crate) fn fork(&self) -> Context {
+        let entries = self.entries();
+        match entries.first() {
+            Some(first) if first.key.forks() => {
+                let forked: Vec<Entry> = entries
+                    .iter()
+                    .map(|e| Entry {
+                        key: e.key,
+                        value: e.key.fork(&*e.value).unwrap_or_else(|| e.value.clone()),
+                    })
+                    .collect();
+                Context {
+                    entries: Some(Arc::new(forked)),
+                }
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// Captures the current context for a child task.
+    pub(crate) fn capture() -> Context {
+        Context::current().fork()
+    }
+
+    fn entries(&self) -> &[Entry] {
+        self.entries.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+fn position(entries: &[Entry], key: &'static dyn ErasedKey) -> Result<usize, usize> {
+    let wanted = Entry::order(key);
+    entries.binary_search_by(|e| Entry::order(e.key).cmp(&wanted))
+}
+
+impl fmt::Debug for Context {
+    /// Shows the names of the keys that hold a value (values are not required
+    /// to implement `Debug`, and may be secrets).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Context")
+            .field(&KeyNames(self.entries()))
+            .finish()
+    }
+}
+
+struct KeyNames<'a>(&'a [Entry]);
+
+impl fmt::Debug for KeyNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.0.iter().map(|e| e.key.name()))
+            .finish()
+    }
+}
+
+// ===== the thread slot =====
+
+/// The per-thread slot: the current context, and whether a scope is open.
+///
+/// `Cell`s, not a `RefCell`: the slot is never borrowed, values are moved in
+/// and out with `replace`/`take`, and every value that leaves the slot is
+/// dropped by the caller after the slot is consistent again. So a destructor
+/// that reads or writes the context (re-entrance) can never observe a
+/// half-updated slot, and nothing can panic with "already borrowed".
+pub(crate) struct Slot {
+    pub(crate) cx: Cell<Context>,
+    /// `true` while a scope (a guard, an `Instrumented` poll) is open. Writes
+    /// outside any scope are refused: they would otherwise stay on the thread
+    /// and reach whatever runs there next.
+    pub(crate) scoped: Cell<bool>,
+}
+
+thread_local! {
+    pub(crate) static SLOT: Slot = const {
+        Slot {
+            cx: Cell::new(Context::new()),
+            scoped: Cell::new(false),
+        }
+    };
+}
+
+/// A guard that makes a context current until it is dropped.
+///
+/// Returned by [`Context::enter`]. On drop (also during unwinding) it puts
+/// back the context that was current before. It is `!Send`: it must be dropped
+/// on the thread that made it.
+#[must_use = "the context is current only while the guard lives"]
+pub struct ContextGuard {
+    /// What the slot held before; `None` when the slot was gone and nothing
+    /// was swapped.
+    prev: Option<(Context, bool)>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextGuard")
+            .field("active", &self.prev.is_some())
+            .finish()
+    }
+}
+
+pub(crate) fn enter_owned(cx: Context) -> ContextGuard {
+    match try_enter_owned(cx) {
+        Ok(guard) => guard,
+        Err(cx) => {
+            // The slot is gone (thread teardown): run without a context, and
+            // drop `cx` here rather than inside the thread-local machinery.
+            drop(cx);
+            ContextGuard {
+                prev: None,
+                _not_send: PhantomData,
+            }
+        }
+    }
+}
+
+fn try_enter_owned(cx: Context) -> Result<ContextGuard, Context> {
+    let mut cx = Some(cx);
+    let swapped = SLOT.try_with(|slot| {
+        let new = cx.take().unwrap_or_default();
+        (slot.cx.replace(new), slot.scoped.replace(true))
+    });
+    match swapped {
+        Ok(prev) => Ok(ContextGuard {
+            prev: Some(prev),
+            _not_send: PhantomData,
+        }),
+        Err(_) => Err(cx.unwrap_or_default()),
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        if let Some((cx, scoped)) = self.prev.take() {
+            let mut cx = Some(cx);
+            let left = SLOT.try_with(|slot| {
+                slot.scoped.set(scoped);
+                slot.cx.replace(cx.take().unwrap_or_default())
+            });
+            // Dropped here, after the slot is consistent: this may run user
+            // destructors, which may read the context.
+            drop(left);
+            drop(cx);
+        }
+    }
+}
+
+/// Swaps `cx` with the thread's current context and opens a scope; returns
+/// what was there. Used by `Instrumented` to move its context in and out
+/// without cloning it.
+pub(crate) fn swap_in(cx: &mut Context) -> Option<bool> {
+    SLOT.try_with(|slot| {
+        let prev = slot.cx.replace(std::mem::take(cx));
+        *cx = prev;
+        slot.scoped.replace(true)
+    })
+    .ok()
+}
+
+/// Undoes [`swap_in`]: `cx` receives the thread's context (with the task's
+/// writes) and the thread gets back what it held before.
+pub(crate) fn swap_out(cx: &mut Context, scoped: bool) {
+    let _ = SLOT.try_with(|slot| {
+        let task = slot.cx.replace(std::mem::take(cx));
+        *cx = task;
+        slot.scoped.set(scoped);
+    });
+}
+
+/// Applies `f` to the current context when a scope is open.
+pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), AccessError> {
+    SLOT.try_with(|slot| {
+        if !slot.scoped.get() {
+            return Err(AccessError::no_scope());
+        }
+        let cur = slot.cx.take();
+        match f(&cur) {
+            Some(new) => {
+                slot.cx.set(new);
+                // `cur` is dropped after the slot holds the new snapshot.
+                drop(cur);
+            }
+            None => slot.cx.set(cur),
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|_| Err(AccessError::destroyed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static A: Key<u32> = Key::new("a");
+    static B: Key<String> = Key::new("b");
+    static C: Key<u8> = Key::new("c");
+
+    #[test]
+    fn empty_context_is_a_null_pointer() {
+        assert_eq!(std::mem::size_of::<Context>(), std::mem::size_of::<usize>());
+        assert!(Context::new().is_empty());
+        assert_eq!(Context::new().len(), 0);
+    }
+
+    #[test]
+    fn with_is_copy_on_write() {
+        let one = Context::new().with(&A, 1);
+        let two = one.with(&B, "b".into()).with(&A, 2);
+        assert_eq!(one.get(&A), Some(&1));
+        assert_eq!(one.get(&B), None);
+        assert_eq!(two.get(&A), Some(&2));
+        assert_eq!(two.get(&B).map(String::as_str), Some("b"));
+        assert_eq!(two.len(), 2);
+    }
+
+    #[test]
+    fn without_removes_only_in_the_copy() {
+        let cx = Context::new().with(&A, 1).with(&C, 3);
+        let less = cx.without(&A);
+        assert_eq!(less.get(&A), None);
+        assert_eq!(less.get(&C), Some(&3));
+        assert_eq!(cx.get(&A), Some(&1));
+        assert!(cx.without(&A).without(&C).is_empty());
+        assert!(Context::new().without(&A).is_empty());
+    }
+
+    #[test]
+    fn debug_shows_key_names() {
+        let cx = Context::new().with(&A, 1).with(&B, "x".into());
+        let s = format!("{cx:?}");
+        assert!(s.contains("\"a\"") && s.contains("\"b\""), "{s}");
+        assert!(!s.contains("\"x\""), "values are not printed: {s}");
+    }
+
+    #[test]
+    fn enter_restores_on_panic() {
+        let cx = Context::new().with(&A, 9);
+        let r = std::panic::catch_unwind(|| {
+            cx.run(|| {
+                assert_eq!(A.get(), Some(9));
+                panic!("boom");
+            })
+        });
+        assert!(r.is_err());
+        assert_eq!(A.get(), None);
+        SLOT.with(|s| assert!(!s.scoped.get()));
+    }
+
+    #[test]
+    fn ptr_eq_tells_snapshots_apart() {
+        let cx = Context::new().with(&A, 1);
+        assert!(cx.ptr_eq(&cx.clone()));
+        assert!(!cx.ptr_eq(&Context::new().with(&A, 1)));
+        assert!(Context::new().ptr_eq(&Context::default()));
+    }
+}

@@ -1,0 +1,278 @@
+//! [`Instrumented`]: a future or stream that runs inside a [`Context`], and
+//! the extension traits that make one.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+
+use crate::context::{swap_in, swap_out, Context};
+
+pin_project! {
+    /// A future (or stream) that runs inside a [`Context`].
+    ///
+    /// On every `poll` it swaps its context into the thread's slot, polls the
+    /// inner future, then swaps the slot's context back into itself and
+    /// restores what the thread held before: capture, replay, restore, once per
+    /// poll. Because the context is moved in and out rather than cloned, a
+    /// poll costs two pointer swaps and never allocates.
+    ///
+    /// - Writes the future makes ([`Key::set`](crate::Key::set)) are kept in
+    ///   the `Instrumented` and are still there after its `.await`s, whichever
+    ///   thread resumes it.
+    /// - The previous context is restored after each poll, also when the poll
+    ///   panics.
+    /// - The inner future is dropped inside the context, so its destructors
+    ///   see the same values as its body.
+    ///
+    /// Made by [`FutureExt::in_context`], [`FutureExt::in_current_context`],
+    /// the [`StreamExt`] twins, [`Key::scope`](crate::Key::scope) and the
+    /// spawn helpers.
+    ///
+    /// Polling it after it returned `Ready` polls the inner future again, with
+    /// whatever that future does then (`async` blocks panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, FutureExt, Key};
+    ///
+    /// static TENANT: Key<&'static str> = Key::new("tenant");
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let cx = Context::new().with(&TENANT, "acme");
+    /// let tenant = async {
+    ///     tokio::task::yield_now().await;
+    ///     TENANT.get()
+    /// }
+    /// .in_context(cx)
+    /// .await;
+    /// assert_eq!(tenant, Some("acme"));
+    /// # }
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Instrumented<F> {
+        cx: Context,
+        // `Option` only so that `PinnedDrop` can drop the future in place,
+        // inside the context, without `unsafe`. It is `Some` until then.
+        #[pin]
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut inner = this.inner;
+            if inner.is_some() {
+                let _restore = Restore::enter(this.cx);
+                inner.set(None);
+            }
+        }
+    }
+}
+
+const PRESENT: &str = "`Instrumented` holds its inner value until it is dropped";
+
+impl<F> Instrumented<F> {
+    /// Wraps `inner` so that it runs in `cx`.
+    pub fn new(inner: F, cx: Context) -> Instrumented<F> {
+        Instrumented {
+            cx,
+            inner: Some(inner),
+        }
+    }
+
+    /// Returns the context this future runs in, with the writes it made so
+    /// far.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Returns a reference to the inner future or stream.
+    pub fn inner(&self) -> &F {
+        self.inner.as_ref().expect(PRESENT)
+    }
+
+    /// Returns a mutable reference to the inner future or stream.
+    pub fn inner_mut(&mut self) -> &mut F {
+        self.inner.as_mut().expect(PRESENT)
+    }
+
+    /// Returns a pinned mutable reference to the inner future or stream.
+    pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
+        self.project().inner.as_pin_mut().expect(PRESENT)
+    }
+
+    /// Takes the inner future or stream out, dropping the context.
+    pub fn into_inner(self) -> F {
+        self.into_parts().0
+    }
+
+    /// Takes the inner future or stream and its context out.
+    pub fn into_parts(mut self) -> (F, Context) {
+        let inner = self.inner.take().expect(PRESENT);
+        let cx = std::mem::take(&mut self.cx);
+        (inner, cx)
+    }
+}
+
+/// Puts a context into the thread's slot and, on drop, puts the slot's
+/// context (with the writes made meanwhile) back and restores the thread.
+/// Being a guard, it also restores when the poll unwinds.
+struct Restore<'a> {
+    cx: &'a mut Context,
+    /// The thread's previous scope flag; `None` if the slot is gone and
+    /// nothing was swapped.
+    scoped: Option<bool>,
+}
+
+impl<'a> Restore<'a> {
+    #[inline]
+    fn enter(cx: &'a mut Context) -> Restore<'a> {
+        let scoped = swap_in(cx);
+        Restore { cx, scoped }
+    }
+}
+
+impl Drop for Restore<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(scoped) = self.scoped {
+            swap_out(self.cx, scoped);
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _restore = Restore::enter(this.cx);
+        this.inner.as_pin_mut().expect(PRESENT).poll(cx)
+    }
+}
+
+impl<S: Stream> Stream for Instrumented<S> {
+    type Item = S::Item;
+
+    #[inline]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let _restore = Restore::enter(this.cx);
+        this.inner.as_pin_mut().expect(PRESENT).poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner().size_hint()
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for Instrumented<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumented")
+            .field("cx", &self.cx)
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+/// Runs futures inside a [`Context`].
+///
+/// Implemented for every [`Future`]. (The names avoid `instrument` and
+/// `with_context`, which tracing's and opentelemetry's traits use, so all
+/// three can be imported together.)
+pub trait FutureExt: Future + Sized {
+    /// Runs this future in `cx`: every poll happens with `cx` current.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, FutureExt, Key};
+    ///
+    /// static JOB: Key<u32> = Key::new("job");
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cx = Context::new().with(&JOB, 7);
+    /// // Plain `tokio::spawn` keeps the context too, once the future carries it.
+    /// let job = tokio::spawn(async { JOB.get() }.in_context(cx)).await.unwrap();
+    /// assert_eq!(job, Some(7));
+    /// # }
+    /// ```
+    fn in_context(self, cx: Context) -> Instrumented<Self> {
+        Instrumented::new(self, cx)
+    }
+
+    /// Runs this future in the context that is current now, at the call: the
+    /// capture step. Later writes by the caller do not reach it.
+    ///
+    /// Awaiting `fut.in_current_context()` at the top of `main` opens a root
+    /// scope: [`Key::set`](crate::Key::set) works inside it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{FutureExt, Key};
+    ///
+    /// static JOB: Key<u32> = Key::new("job");
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// JOB.scope(1, async {
+    ///     let child = async { JOB.get() }.in_current_context();
+    ///     JOB.set(2); // after the capture: the child does not see it
+    ///     assert_eq!(tokio::spawn(child).await.unwrap(), Some(1));
+    /// })
+    /// .await;
+    /// # }
+    /// ```
+    fn in_current_context(self) -> Instrumented<Self> {
+        Instrumented::new(self, Context::capture())
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// Runs streams inside a [`Context`]: every `poll_next` happens with it
+/// current.
+///
+/// Implemented for every [`Stream`].
+pub trait StreamExt: Stream + Sized {
+    /// Runs this stream in `cx`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key, StreamExt as _};
+    /// use futures::StreamExt;
+    ///
+    /// static ID: Key<u32> = Key::new("id");
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cx = Context::new().with(&ID, 3);
+    /// let ids: Vec<_> = futures::stream::iter(0..2)
+    ///     .map(|_| ID.get())
+    ///     .in_context(cx)
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(ids, [Some(3), Some(3)]);
+    /// # }
+    /// ```
+    fn in_context(self, cx: Context) -> Instrumented<Self> {
+        Instrumented::new(self, cx)
+    }
+
+    /// Runs this stream in the context that is current now.
+    fn in_current_context(self) -> Instrumented<Self> {
+        Instrumented::new(self, Context::capture())
+    }
+}
+
+impl<S: Stream> StreamExt for S {}

@@ -1,0 +1,158 @@
+//! Writes where no scope is open, values on worker threads, and a stress run
+//! of thousands of tasks hopping across spawn, spawn_blocking, nested spawn
+//! and `select!`.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctx::{Context, FutureExt, Key};
+
+static VALUE: Key<u64> = Key::new("value");
+
+#[test]
+fn plain_tasks_cannot_leave_values_on_a_worker() {
+    for rt in support::runtimes() {
+        rt.block_on(async {
+            support::warm_up().await;
+            let mut writers = Vec::new();
+            for i in 0..64u64 {
+                writers.push(tokio::spawn(async move {
+                    // No scope: the write is refused, not parked on the thread.
+                    let refused = VALUE.try_set(i).unwrap_err().is_no_scope();
+                    VALUE.set(i);
+                    tokio::task::yield_now().await;
+                    (refused, VALUE.get())
+                }));
+            }
+            for w in writers {
+                assert_eq!(w.await.unwrap(), (true, None));
+            }
+            let mut readers = Vec::new();
+            for _ in 0..64 {
+                readers.push(tokio::spawn(async { VALUE.get() }));
+                readers.push(tokio::task::spawn_blocking(|| VALUE.get()));
+            }
+            for r in readers {
+                assert_eq!(r.await.unwrap(), None);
+            }
+        });
+    }
+}
+
+#[test]
+fn a_bare_thread_refuses_writes_and_stays_empty() {
+    std::thread::spawn(|| {
+        VALUE.set(1);
+        assert_eq!(VALUE.get(), None);
+        assert!(VALUE.try_remove().unwrap_err().is_no_scope());
+        // The root scope for such a thread: run its body in a context.
+        Context::new().run(|| {
+            VALUE.set(2);
+            assert_eq!(VALUE.get(), Some(2));
+        });
+        assert_eq!(VALUE.get(), None);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn scoped_writes_never_reach_plain_tasks_on_the_same_thread() {
+    // One worker: every task runs on this thread, interleaved.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let leaks = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..200u64 {
+            tasks.push(tokio::spawn(
+                async move {
+                    for _ in 0..5 {
+                        VALUE.set(i);
+                        tokio::task::yield_now().await;
+                        assert_eq!(VALUE.get(), Some(i));
+                    }
+                }
+                .in_context(Context::new()),
+            ));
+            let leaks = leaks.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..5 {
+                    if VALUE.get().is_some() {
+                        leaks.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(leaks.load(Ordering::Relaxed), 0);
+    });
+}
+
+/// Each request-like task carries a unique id through every hop and checks
+/// it at each one; plain tasks run alongside and must see nothing.
+#[test]
+fn stress_thousands_of_tasks_zero_mismatches() {
+    const TASKS: u64 = 4_000;
+    for rt in support::runtimes() {
+        let mismatches = Arc::new(AtomicUsize::new(0));
+        let checks = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            support::warm_up().await;
+            let mut set = tokio::task::JoinSet::new();
+            for id in 0..TASKS {
+                let (bad, checks) = (mismatches.clone(), checks.clone());
+                let check = move |seen: Option<u64>| {
+                    checks.fetch_add(1, Ordering::Relaxed);
+                    if seen != Some(id) {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                };
+                set.spawn(VALUE.scope(id, async move {
+                    check(VALUE.get());
+                    tokio::task::yield_now().await;
+                    check(VALUE.get());
+                    let check2 = check.clone();
+                    let nested = ctx::spawn(async move {
+                        tokio::task::yield_now().await;
+                        check2(VALUE.get());
+                        let check3 = check2.clone();
+                        ctx::spawn(async move { check3(VALUE.get()) }).await.unwrap();
+                        let check4 = check2.clone();
+                        ctx::spawn_blocking(move || check4(VALUE.get()))
+                            .await
+                            .unwrap();
+                        VALUE.get()
+                    });
+                    check(nested.await.unwrap());
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_micros(id % 7)) => check(VALUE.get()),
+                        _ = ctx::spawn(async { tokio::task::yield_now().await }) => check(VALUE.get()),
+                    }
+                    check(VALUE.get());
+                }));
+                if id % 4 == 0 {
+                    let bad = mismatches.clone();
+                    set.spawn(async move {
+                        tokio::task::yield_now().await;
+                        if VALUE.get().is_some() {
+                            bad.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                }
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+        });
+        assert_eq!(mismatches.load(Ordering::Relaxed), 0);
+        assert_eq!(checks.load(Ordering::Relaxed) as u64, TASKS * 8);
+    }
+}

@@ -76,13 +76,19 @@
 //! any executor and need no feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod baggage;
 mod context;
 mod error;
 mod future;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod key;
+pub mod propagation;
 #[cfg(feature = "tokio")]
 mod spawn;
 pub mod thread;
+pub mod trace;
 mod wrap;
 
 pub use context::{Context, ContextGuard};
@@ -94,4 +100,5 @@ pub use key::Key;
 pub use spawn::{
     spawn, spawn_blocking, spawn_blocking_on, spawn_detached, spawn_local, spawn_on, JoinSetExt,
 };
+pub use trace::{span_id, trace_id};
 pub use wrap::{wrap, wrap_fn};

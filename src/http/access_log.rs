@@ -4,7 +4,6 @@ use std::fmt;
 use std::time::Instant;
 
 use http::{Method, StatusCode, Uri};
-use tracing::field::display;
 use tracing::Level;
 
 use super::body::Outcome;
@@ -97,9 +96,9 @@ impl AccessLog {
                     latency_us = self.start.elapsed().as_micros() as u64,
                     trace_id = %self.trace_id,
                     span_id = %self.span_id,
-                    parent_span_id = self.parent_span_id.map(display),
-                    request_id = self.request_id.as_ref().map(|r| display(r.as_str())),
-                    inbound_trace_id = self.inbound_trace_id.map(display),
+                    parent_span_id = self.parent_span_id.map(tracing::field::display),
+                    request_id = self.request_id.as_ref().map(|r| tracing::field::display(r.as_str())),
+                    inbound_trace_id = self.inbound_trace_id.map(tracing::field::display),
                     outcome = outcome.as_str(),
                     "request"
                 )

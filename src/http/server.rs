@@ -220,7 +220,9 @@ impl Config {
         let mut inbound = self.propagators.extract(headers);
         if inbound.request_id.is_none() {
             if let Some(name) = &self.request_id_header {
-                inbound.request_id = headers.get(name).and_then(|v| RequestId::parse(v.as_bytes()));
+                inbound.request_id = headers
+                    .get(name)
+                    .and_then(|v| RequestId::parse(v.as_bytes()));
             }
         }
         let mut inbound_trace_id = None;
@@ -233,7 +235,8 @@ impl Config {
             None => TraceContext::new_root(),
         };
         let log = self.access_log.map(|level| {
-            let mut log = AccessLog::new(level, req.method().clone(), Route::of(req), start, &server);
+            let mut log =
+                AccessLog::new(level, req.method().clone(), Route::of(req), start, &server);
             log.request_id = inbound.request_id.clone();
             log.inbound_trace_id = inbound_trace_id;
             log
@@ -247,6 +250,7 @@ impl Config {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ContextService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<ContextBody<ResBody>>;
     type Error = S::Error;
@@ -287,7 +291,8 @@ impl Echo {
                 Some(id) => HeaderValue::from_str(id.as_str()).ok()?,
                 None => {
                     let mut buf = [0u8; 32];
-                    HeaderValue::from_bytes(server.trace_id.encode_hex(&mut buf)).ok()?
+                    server.trace_id.encode_hex(&mut buf);
+                    HeaderValue::from_bytes(&buf).ok()?
                 }
             };
             Some((name.clone(), value))
@@ -331,7 +336,7 @@ where
     type Output = Result<Response<ContextBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         let result = match this.inner.as_mut().poll(cx) {
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,
@@ -360,7 +365,9 @@ where
                         request_cx.run(|| log.emit(Outcome::Complete));
                     }
                 }
-                Poll::Ready(Ok(response.map(|body| ContextBody::new(body, request_cx, log))))
+                Poll::Ready(Ok(
+                    response.map(|body| ContextBody::new(body, request_cx, log))
+                ))
             }
             Err(e) => {
                 if let Some(log) = log {

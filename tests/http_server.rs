@@ -68,9 +68,18 @@ async fn requests_without_or_with_bad_headers_get_a_fresh_trace() {
     let cases: Vec<Vec<(&str, &str)>> = vec![
         vec![],
         vec![("traceparent", "garbage")],
-        vec![("traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")],
-        vec![("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01")],
-        vec![("traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01")],
+        vec![(
+            "traceparent",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )],
+        vec![(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        )],
+        vec![(
+            "traceparent",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        )],
         vec![("traceparent", &huge)],
         vec![("baggage", &huge_baggage), ("tracestate", &huge)],
         vec![("b3", "not-b3"), ("x-b3-traceid", "zz")],
@@ -85,7 +94,10 @@ async fn requests_without_or_with_bad_headers_get_a_fresh_trace() {
         assert_eq!(trace.len(), 32);
         assert_ne!(trace, "0".repeat(32));
         assert_ne!(trace, TRACE);
-        assert!(seen.insert(trace.clone()), "each request gets its own trace");
+        assert!(
+            seen.insert(trace.clone()),
+            "each request gets its own trace"
+        );
         // A missing or invalid request id is replaced by the trace id.
         assert_eq!(res.headers()["x-request-id"], trace.as_str());
         for (hop, id) in lines(&body) {
@@ -110,11 +122,14 @@ async fn streaming_body_is_produced_inside_the_context() {
     let (res, body) = get_with(&client(), addr, "/stream", &[("traceparent", &tp)]).await;
     assert_eq!(res.status(), 200);
     let chunks: Vec<&str> = body.lines().collect();
-    assert_eq!(chunks, [
-        format!("0:{TRACE}"),
-        format!("1:{TRACE}"),
-        format!("2:{TRACE}")
-    ]);
+    assert_eq!(
+        chunks,
+        [
+            format!("0:{TRACE}"),
+            format!("1:{TRACE}"),
+            format!("2:{TRACE}")
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +147,10 @@ async fn untrusted_callers_start_a_new_trace_and_lose_baggage() {
     assert_ne!(trace, TRACE);
     let hops = lines(&body);
     assert!(hops.iter().any(|(k, v)| k == "handler" && v == &trace));
-    assert!(hops.iter().any(|(k, v)| k == "baggage" && v == "-"), "{body}");
+    assert!(
+        hops.iter().any(|(k, v)| k == "baggage" && v == "-"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -147,7 +165,11 @@ async fn echo_headers_can_be_switched_off() {
                 .access_log(None),
         );
     let res = app
-        .oneshot(http::Request::get("/").body(axum::body::Body::empty()).unwrap())
+        .oneshot(
+            http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
@@ -187,14 +209,22 @@ async fn extractors_need_the_layer() {
         .route("/", get(handler))
         .route_layer(ContextLayer::new());
     let res = routed
-        .oneshot(http::Request::get("/").body(axum::body::Body::empty()).unwrap())
+        .oneshot(
+            http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
 
     let without = axum::Router::new().route("/", get(handler));
     let res = without
-        .oneshot(http::Request::get("/").body(axum::body::Body::empty()).unwrap())
+        .oneshot(
+            http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), 500);

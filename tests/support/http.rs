@@ -59,7 +59,10 @@ pub async fn start_app(layer: ContextLayer) -> SocketAddr {
         .route("/hops", get(hops))
         .route("/downstream", get(downstream))
         .route("/stream", get(stream))
-        .route("/fail", get(|| async { (http::StatusCode::INTERNAL_SERVER_ERROR, tid()) }))
+        .route(
+            "/fail",
+            get(|| async { (http::StatusCode::INTERNAL_SERVER_ERROR, tid()) }),
+        )
         .with_state(state)
         .layer(layer);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -72,7 +75,10 @@ async fn hops(State(app): State<App>) -> String {
     lines.push(format!("baggage={}", baggage.as_deref().unwrap_or("-")));
     tokio::task::yield_now().await;
     lines.push(format!("after_await={}", tid()));
-    lines.push(format!("spawn={}", ctx::spawn(async { tid() }).await.unwrap()));
+    lines.push(format!(
+        "spawn={}",
+        ctx::spawn(async { tid() }).await.unwrap()
+    ));
     lines.push(format!(
         "spawn_blocking={}",
         ctx::spawn_blocking(|| {
@@ -82,7 +88,10 @@ async fn hops(State(app): State<App>) -> String {
         .await
         .unwrap()
     ));
-    lines.push(format!("thread={}", ctx::thread::spawn(tid).join().unwrap()));
+    lines.push(format!(
+        "thread={}",
+        ctx::thread::spawn(tid).join().unwrap()
+    ));
     let stream = futures::stream::iter(0..2)
         .then(|_| async {
             tokio::task::yield_now().await;
@@ -91,7 +100,10 @@ async fn hops(State(app): State<App>) -> String {
         .in_current_context();
     let seen: Vec<String> = tokio::spawn(stream.collect()).await.unwrap();
     lines.push(format!("stream={}", seen.join(",")));
-    lines.push(format!("plain_spawn={}", tokio::spawn(async { tid() }).await.unwrap()));
+    lines.push(format!(
+        "plain_spawn={}",
+        tokio::spawn(async { tid() }).await.unwrap()
+    ));
 
     // The outbound call, through the propagating client.
     let mut client = ServiceBuilder::new()

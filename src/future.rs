@@ -147,6 +147,17 @@ impl Drop for Restore<'_> {
     }
 }
 
+/// Runs `f` with `cx` current, the way `Instrumented` runs a poll: `cx` is
+/// moved into the thread's slot and back (with the writes `f` made), and the
+/// thread's previous context is restored, also if `f` panics. For other
+/// poll-shaped wrappers in the crate (response bodies).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+#[inline]
+pub(crate) fn poll_in<R>(cx: &mut Context, f: impl FnOnce() -> R) -> R {
+    let _restore = Restore::enter(cx);
+    f()
+}
+
 impl<F: Future> Future for Instrumented<F> {
     type Output = F::Output;
 

@@ -80,6 +80,9 @@ pub mod baggage;
 mod context;
 mod error;
 mod future;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod key;
 pub mod propagation;
 #[cfg(feature = "tokio")]

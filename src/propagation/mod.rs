@@ -443,7 +443,7 @@ impl Propagator for Propagators {
     }
 }
 
-fn default_propagators() -> &'static Propagators {
+pub(crate) fn default_propagators() -> &'static Propagators {
     static DEFAULT: OnceLock<Propagators> = OnceLock::new();
     DEFAULT.get_or_init(Propagators::new)
 }

@@ -1,0 +1,130 @@
+//! The access log: one `tracing` event per request, when its response ends.
+
+use std::fmt;
+use std::time::Instant;
+
+use http::{Method, StatusCode, Uri};
+use tracing::Level;
+
+use super::body::Outcome;
+use crate::propagation::RequestId;
+use crate::trace::{SpanId, TraceContext, TraceId};
+
+/// The `tracing` target of the access-log events, to filter them
+/// (`RUST_LOG=ctx::access=info`) or route them to their own file.
+pub const ACCESS_LOG_TARGET: &str = "ctx::access";
+
+/// Where the request went: the route template when a router told us (axum's
+/// `MatchedPath`), otherwise the path.
+#[derive(Clone, Debug)]
+pub(crate) enum Route {
+    Path(Uri),
+    #[cfg(feature = "axum")]
+    Matched(axum::extract::MatchedPath),
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::Path(uri) => f.write_str(uri.path()),
+            #[cfg(feature = "axum")]
+            Route::Matched(m) => f.write_str(m.as_str()),
+        }
+    }
+}
+
+impl Route {
+    pub(crate) fn of<B>(req: &http::Request<B>) -> Route {
+        #[cfg(feature = "axum")]
+        if let Some(m) = req.extensions().get::<axum::extract::MatchedPath>() {
+            return Route::Matched(m.clone());
+        }
+        Route::Path(req.uri().clone())
+    }
+}
+
+/// What the access log needs to know about one request. Built when the
+/// request comes in, completed with the status, emitted once.
+#[derive(Debug)]
+pub(crate) struct AccessLog {
+    pub(crate) level: Level,
+    pub(crate) method: Method,
+    pub(crate) route: Route,
+    pub(crate) start: Instant,
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_span_id: Option<SpanId>,
+    pub(crate) request_id: Option<RequestId>,
+    /// The trace id an untrusted caller sent, kept only for the log.
+    pub(crate) inbound_trace_id: Option<TraceId>,
+}
+
+impl AccessLog {
+    pub(crate) fn new(
+        level: Level,
+        method: Method,
+        route: Route,
+        start: Instant,
+        trace: &TraceContext,
+    ) -> AccessLog {
+        AccessLog {
+            level,
+            method,
+            route,
+            start,
+            status: None,
+            trace_id: trace.trace_id,
+            span_id: trace.span_id,
+            parent_span_id: trace.parent_span_id,
+            request_id: None,
+            inbound_trace_id: None,
+        }
+    }
+
+    /// Emits the event. Called once, inside the request's context.
+    pub(crate) fn emit(self, outcome: Outcome) {
+        let level = self.level;
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: ACCESS_LOG_TARGET,
+                    $level,
+                    method = %self.method,
+                    route = %self.route,
+                    status = self.status.map(|s| s.as_u16()),
+                    latency_us = self.start.elapsed().as_micros() as u64,
+                    trace_id = %self.trace_id,
+                    span_id = %self.span_id,
+                    parent_span_id = self.parent_span_id.map(tracing::field::display),
+                    request_id = self.request_id.as_ref().map(|r| tracing::field::display(r.as_str())),
+                    inbound_trace_id = self.inbound_trace_id.map(tracing::field::display),
+                    outcome = outcome.as_str(),
+                    "request"
+                )
+            };
+        }
+        if level == Level::ERROR {
+            event!(Level::ERROR)
+        } else if level == Level::WARN {
+            event!(Level::WARN)
+        } else if level == Level::INFO {
+            event!(Level::INFO)
+        } else if level == Level::DEBUG {
+            event!(Level::DEBUG)
+        } else {
+            event!(Level::TRACE)
+        }
+    }
+}
+
+impl Outcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::BodyError => "body_error",
+            Outcome::Dropped => "dropped",
+            Outcome::ServiceError => "service_error",
+        }
+    }
+}

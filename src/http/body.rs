@@ -1,0 +1,114 @@
+//! [`ContextBody`]: a response body produced inside the request's context,
+//! which writes the access log when it ends.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::access_log::AccessLog;
+use crate::context::Context;
+use crate::future::poll_in;
+
+pin_project! {
+    /// A response body whose frames are produced inside the request's
+    /// [`Context`], so that a streaming body (server-sent events, a database
+    /// cursor) logs and propagates with the request's trace id.
+    ///
+    /// When the body ends (its last frame, an error, or being dropped early
+    /// because the client went away) it emits the request's access-log event,
+    /// once.
+    pub struct ContextBody<B> {
+        #[pin]
+        inner: B,
+        cx: Context,
+        log: Option<AccessLog>,
+    }
+
+    impl<B> PinnedDrop for ContextBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(log) = this.log.take() {
+                poll_in(this.cx, || log.emit(Outcome::Dropped));
+            }
+        }
+    }
+}
+
+/// How a response ended, for the access log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The body sent its last frame.
+    Complete,
+    /// The body failed while streaming.
+    BodyError,
+    /// The body was dropped before its end (client gone, or nothing polled it).
+    Dropped,
+    /// The inner service returned an error instead of a response.
+    ServiceError,
+}
+
+impl<B> ContextBody<B> {
+    pub(crate) fn new(inner: B, cx: Context, log: Option<AccessLog>) -> ContextBody<B> {
+        ContextBody { inner, cx, log }
+    }
+
+    /// Returns the context the body is produced in.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Returns a reference to the inner body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Body> Body for ContextBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let log = this.log;
+        poll_in(this.cx, || {
+            let poll = inner.as_mut().poll_frame(cx);
+            let ended = match &poll {
+                Poll::Ready(None) => Some(Outcome::Complete),
+                Poll::Ready(Some(Err(_))) => Some(Outcome::BodyError),
+                // A server stops polling once the body says it has ended.
+                Poll::Ready(Some(Ok(_))) if inner.is_end_stream() => Some(Outcome::Complete),
+                Poll::Ready(Some(Ok(_))) | Poll::Pending => None,
+            };
+            if let Some(outcome) = ended {
+                if let Some(log) = log.take() {
+                    log.emit(outcome);
+                }
+            }
+            poll
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> fmt::Debug for ContextBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextBody")
+            .field("cx", &self.cx)
+            .field("logged", &self.log.is_none())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,169 @@
+//! The client side: put the current context on outbound requests.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{HeaderMap, Request};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::propagation::{Propagated, Propagators};
+use crate::trace::TraceContext;
+
+/// Writes the current context into `headers`, for any HTTP client: the
+/// trace context as a new child span of the current one, the baggage and the
+/// request id, in every default format (W3C `traceparent`/`tracestate` and
+/// `baggage`, B3 single header, `x-request-id`).
+///
+/// With no trace context current, a new trace is started for the call.
+///
+/// # Examples
+///
+/// ```
+/// use ctx::trace::TraceContext;
+///
+/// let request_span = TraceContext::new_root();
+/// let mut headers = http::HeaderMap::new();
+/// request_span.clone().sync_scope(|| ctx::http::inject(&mut headers));
+///
+/// let sent = headers["traceparent"].to_str().unwrap();
+/// assert!(sent.contains(&request_span.trace_id.to_string()));
+/// // The call is a child span: not the request's own span id.
+/// assert!(!sent.contains(&request_span.span_id.to_string()));
+/// ```
+///
+/// With `reqwest` (which uses the same `http` types):
+///
+/// ```ignore
+/// let mut headers = reqwest::header::HeaderMap::new();
+/// ctx::http::inject(&mut headers);
+/// let response = client.get(url).headers(headers).send().await?;
+/// ```
+pub fn inject(headers: &mut HeaderMap) {
+    inject_with(crate::propagation::default_propagators(), headers);
+}
+
+fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) {
+    let mut fields = Propagated::current();
+    fields.trace = Some(TraceContext::child_of_current());
+    propagators.inject(&fields, headers);
+}
+
+/// A tower [`Layer`] for HTTP clients (hyper-util's client, tonic channels,
+/// any `Service<http::Request<B>>`): every request it sends carries the
+/// current context, as [`inject`] writes it.
+///
+/// # Examples
+///
+/// ```
+/// use ctx::http::PropagateLayer;
+/// use ctx::trace::TraceContext;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // A stand-in for a real client: returns the headers it was sent.
+/// let client = ServiceBuilder::new()
+///     .layer(PropagateLayer::new())
+///     .service(service_fn(|req: http::Request<()>| async move {
+///         Ok::<_, std::convert::Infallible>(req.headers().clone())
+///     }));
+///
+/// let span = TraceContext::new_root();
+/// let sent = span
+///     .clone()
+///     .scope(client.oneshot(http::Request::new(())))
+///     .await
+///     .unwrap();
+/// assert!(sent["traceparent"].to_str().unwrap().contains(&span.trace_id.to_string()));
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PropagateLayer {
+    propagators: Option<Arc<Propagators>>,
+}
+
+impl PropagateLayer {
+    /// A layer writing the default formats.
+    pub fn new() -> PropagateLayer {
+        PropagateLayer { propagators: None }
+    }
+
+    /// Sets the formats to write.
+    pub fn propagators(self, propagators: Propagators) -> PropagateLayer {
+        PropagateLayer {
+            propagators: Some(Arc::new(propagators)),
+        }
+    }
+}
+
+impl<S> Layer<S> for PropagateLayer {
+    type Service = PropagateService<S>;
+
+    fn layer(&self, inner: S) -> PropagateService<S> {
+        PropagateService {
+            inner,
+            propagators: self.propagators.clone(),
+        }
+    }
+}
+
+/// The service made by [`PropagateLayer`]: see there.
+#[derive(Clone)]
+pub struct PropagateService<S> {
+    inner: S,
+    propagators: Option<Arc<Propagators>>,
+}
+
+impl<S> PropagateService<S> {
+    /// Wraps `inner`, writing the default formats.
+    pub fn new(inner: S) -> PropagateService<S> {
+        PropagateLayer::new().layer(inner)
+    }
+
+    /// Returns a reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Returns a mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Returns the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for PropagateService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PropagateService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<Request<B>> for PropagateService<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> S::Future {
+        let propagators = match &self.propagators {
+            Some(p) => p,
+            None => crate::propagation::default_propagators(),
+        };
+        inject_with(propagators, req.headers_mut());
+        self.inner.call(req)
+    }
+}

@@ -1,0 +1,45 @@
+//! HTTP: a tower layer that gives each request its context, outbound
+//! propagation, and axum extractors.
+//!
+//! - Server: [`ContextLayer`] reads the caller's trace context, baggage and
+//!   request id, starts the server span, and runs the handler and its
+//!   response body inside the request's [`Context`](crate::Context). It
+//!   echoes the ids and writes one access-log line per request.
+//! - Client: [`PropagateLayer`] for tower-based clients and [`inject`] for
+//!   any other put the current context on outbound requests, as a child
+//!   span.
+//! - axum: [`TraceContext`](crate::trace::TraceContext) and
+//!   [`Context`](crate::Context) are extractors (feature `axum`).
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use ctx::http::ContextLayer;
+//!
+//! async fn handler() -> &'static str {
+//!     // Every hop keeps the request's trace id.
+//!     let id = ctx::trace_id();
+//!     ctx::spawn(async move { assert_eq!(ctx::trace_id(), id) });
+//!     "ok"
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(handler))
+//!     .layer(ContextLayer::new());
+//! ```
+
+mod access_log;
+mod body;
+mod client;
+#[cfg(feature = "axum")]
+mod extract;
+mod server;
+
+pub use access_log::ACCESS_LOG_TARGET;
+pub use body::ContextBody;
+pub use client::{inject, PropagateLayer, PropagateService};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use extract::MissingContextLayer;
+pub use server::{ContextLayer, ContextService, ResponseFuture, Trust};

@@ -1,0 +1,380 @@
+//! The server side: [`ContextLayer`] seeds each request's [`Context`] from its
+//! headers and runs the service, its response future and its response body
+//! inside it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Level;
+
+use super::access_log::{AccessLog, Route};
+use super::body::{ContextBody, Outcome};
+use crate::context::Context;
+use crate::future::{FutureExt, Instrumented};
+use crate::propagation::{Propagated, Propagators, RequestId, TraceParent};
+use crate::trace::TraceContext;
+
+/// Whether to believe the trace context a caller sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Trust {
+    /// Continue the caller's trace: the server span is a child of the
+    /// caller's span, and the caller's baggage is kept. For services behind
+    /// your own edge.
+    #[default]
+    Inbound,
+    /// Treat the caller as untrusted (a public edge): start a new trace,
+    /// drop the inbound baggage, and keep the inbound trace id only as the
+    /// access log's `inbound_trace_id` field. The request id is still kept,
+    /// as a correlation handle; it is bounded and validated like every
+    /// header.
+    Untrusted,
+}
+
+/// Settings shared by every clone of a layer and its services.
+#[derive(Clone, Debug)]
+struct Config {
+    propagators: Propagators,
+    trust: Trust,
+    echo_traceparent: bool,
+    request_id_header: Option<HeaderName>,
+    access_log: Option<Level>,
+}
+
+/// A tower [`Layer`] that gives every request its own [`Context`], seeded
+/// from the request's headers.
+///
+/// For each request the [`ContextService`] it makes:
+///
+/// 1. extracts the caller's context with the configured propagators
+///    (default: W3C `traceparent`/`tracestate` and `baggage`, then B3, then
+///    `x-request-id`); malformed or oversized headers are ignored, never an
+///    error;
+/// 2. starts the server span: a new span id whose parent is the caller's
+///    span, or a new trace when nothing valid came in (or the caller is not
+///    trusted, see [`Trust`]);
+/// 3. seeds the request's context with the [`TraceContext`], the baggage and
+///    the request id, and runs `inner.call`, the response future and the
+///    response body ([`ContextBody`]) inside it: every log line and every
+///    `ctx::spawn` of the handler carries the request's ids;
+/// 4. echoes `traceparent` and the request id (the inbound one, or the trace
+///    id when none came) in the response headers;
+/// 5. emits one access-log event through `tracing` when the response ends,
+///    at INFO on the target [`ACCESS_LOG_TARGET`](super::ACCESS_LOG_TARGET),
+///    with `method`, `route`, `status`, `latency_us`, `trace_id`, `span_id`,
+///    `parent_span_id`, `request_id` and `outcome`.
+///
+/// The service's error type is the inner service's: the layer adds no error.
+///
+/// # Examples
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use ctx::http::ContextLayer;
+/// use tower::ServiceExt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let app = Router::new()
+///     .route("/", get(|| async { ctx::trace_id().unwrap().to_string() }))
+///     .layer(ContextLayer::new());
+///
+/// let request = http::Request::get("/")
+///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///     .body(axum::body::Body::empty())
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// // The server span continues the caller's trace, with a span of its own.
+/// let echoed = response.headers()["traceparent"].to_str().unwrap();
+/// assert!(echoed.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+/// assert!(!echoed.contains("00f067aa0ba902b7"));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ContextLayer {
+    config: Arc<Config>,
+}
+
+impl ContextLayer {
+    /// A layer with the defaults: all formats, trust the caller, echo both
+    /// headers, access log at INFO.
+    pub fn new() -> ContextLayer {
+        ContextLayer {
+            config: Arc::new(Config {
+                propagators: Propagators::new(),
+                trust: Trust::Inbound,
+                echo_traceparent: true,
+                request_id_header: Some(HeaderName::from_static("x-request-id")),
+                access_log: Some(Level::INFO),
+            }),
+        }
+    }
+
+    fn config(mut self, f: impl FnOnce(&mut Config)) -> ContextLayer {
+        f(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// Sets the formats read from requests (in order; the first one present
+    /// wins). The request id is read from [`request_id_header`] in addition.
+    ///
+    /// [`request_id_header`]: ContextLayer::request_id_header
+    pub fn propagators(self, propagators: Propagators) -> ContextLayer {
+        self.config(|c| c.propagators = propagators)
+    }
+
+    /// Sets whether to continue the caller's trace. Default:
+    /// [`Trust::Inbound`].
+    pub fn trust(self, trust: Trust) -> ContextLayer {
+        self.config(|c| c.trust = trust)
+    }
+
+    /// Sets whether the response carries the server span's `traceparent`.
+    /// Default: `true`.
+    pub fn echo_traceparent(self, echo: bool) -> ContextLayer {
+        self.config(|c| c.echo_traceparent = echo)
+    }
+
+    /// Sets the request-id header, read from the request and echoed in the
+    /// response; `None` turns both off. Default: `x-request-id`.
+    pub fn request_id_header(self, name: Option<HeaderName>) -> ContextLayer {
+        self.config(|c| c.request_id_header = name)
+    }
+
+    /// Sets the access log's level; `None` turns it off. Default:
+    /// `Some(Level::INFO)`.
+    pub fn access_log(self, level: Option<Level>) -> ContextLayer {
+        self.config(|c| c.access_log = level)
+    }
+}
+
+impl Default for ContextLayer {
+    fn default() -> ContextLayer {
+        ContextLayer::new()
+    }
+}
+
+impl<S> Layer<S> for ContextLayer {
+    type Service = ContextService<S>;
+
+    fn layer(&self, inner: S) -> ContextService<S> {
+        ContextService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service made by [`ContextLayer`]: see there.
+#[derive(Clone)]
+pub struct ContextService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> ContextService<S> {
+    /// Wraps `inner` with the default settings of [`ContextLayer::new`].
+    pub fn new(inner: S) -> ContextService<S> {
+        ContextLayer::new().layer(inner)
+    }
+
+    /// Returns a reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Returns a mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Returns the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ContextService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Steps 1-3: what the caller sent, and the request's context.
+    fn seed<B>(&self, req: &Request<B>) -> (Context, TraceContext, Propagated, Option<AccessLog>) {
+        let start = Instant::now();
+        let headers = req.headers();
+        let mut inbound = self.propagators.extract(headers);
+        if inbound.request_id.is_none() {
+            if let Some(name) = &self.request_id_header {
+                inbound.request_id = headers
+                    .get(name)
+                    .and_then(|v| RequestId::parse(v.as_bytes()));
+            }
+        }
+        let mut inbound_trace_id = None;
+        if self.trust == Trust::Untrusted {
+            inbound_trace_id = inbound.trace.take().map(|t| t.trace_id);
+            inbound.baggage = Default::default();
+        }
+        let server = match &inbound.trace {
+            Some(caller) => caller.child(),
+            None => TraceContext::new_root(),
+        };
+        let log = self.access_log.map(|level| {
+            let mut log =
+                AccessLog::new(level, req.method().clone(), Route::of(req), start, &server);
+            log.request_id = inbound.request_id.clone();
+            log.inbound_trace_id = inbound_trace_id;
+            log
+        });
+        inbound.trace = Some(server.clone());
+        let cx = inbound.to_context(&Context::current());
+        (cx, server, inbound, log)
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ContextService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<ContextBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (cx, server, inbound, log) = self.config.seed(&req);
+        let echo = Echo::new(&self.config, &server, inbound.request_id);
+        // `call` itself runs in the context too: services often do work
+        // (and log) before returning their future.
+        let inner = cx.run(|| self.inner.call(req));
+        ResponseFuture {
+            inner: inner.in_context(cx),
+            state: Some(State { echo, log }),
+        }
+    }
+}
+
+/// The response headers to add.
+#[derive(Debug)]
+struct Echo {
+    traceparent: Option<HeaderValue>,
+    request_id: Option<(HeaderName, HeaderValue)>,
+}
+
+impl Echo {
+    fn new(config: &Config, server: &TraceContext, request_id: Option<RequestId>) -> Echo {
+        let traceparent = config
+            .echo_traceparent
+            .then(|| HeaderValue::from_bytes(&TraceParent::from(server).to_bytes()).ok())
+            .flatten();
+        let request_id = config.request_id_header.as_ref().and_then(|name| {
+            let value = match request_id {
+                Some(id) => HeaderValue::from_str(id.as_str()).ok()?,
+                None => {
+                    let mut buf = [0u8; 32];
+                    server.trace_id.encode_hex(&mut buf);
+                    HeaderValue::from_bytes(&buf).ok()?
+                }
+            };
+            Some((name.clone(), value))
+        });
+        Echo {
+            traceparent,
+            request_id,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    echo: Echo,
+    log: Option<AccessLog>,
+}
+
+pin_project! {
+    /// The response future of [`ContextService`]: the inner future, polled
+    /// inside the request's context.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        state: Option<State>,
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ContextBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let result = match this.inner.as_mut().poll(cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => return Poll::Pending,
+        };
+        let State { echo, mut log } = this
+            .state
+            .take()
+            .expect("`ResponseFuture` polled after completion");
+        // The body runs in the context as the handler left it.
+        let request_cx = this.inner.context().clone();
+        match result {
+            Ok(mut response) => {
+                let headers = response.headers_mut();
+                if let Some(v) = echo.traceparent {
+                    headers.insert(http::header::HeaderName::from_static("traceparent"), v);
+                }
+                if let Some((name, v)) = echo.request_id {
+                    headers.insert(name, v);
+                }
+                if let Some(log) = &mut log {
+                    log.status = Some(response.status());
+                }
+                if response.body().is_end_stream() {
+                    // No frame will be polled: the response is complete now.
+                    if let Some(log) = log.take() {
+                        request_cx.run(|| log.emit(Outcome::Complete));
+                    }
+                }
+                Poll::Ready(Ok(
+                    response.map(|body| ContextBody::new(body, request_cx, log))
+                ))
+            }
+            Err(e) => {
+                if let Some(log) = log {
+                    request_cx.run(|| log.emit(Outcome::ServiceError));
+                }
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}

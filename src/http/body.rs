@@ -86,8 +86,10 @@ impl<B: Body> Body for ContextBody<B> {
                 Poll::Ready(Some(Ok(_))) if inner.is_end_stream() => Some(Outcome::Complete),
                 Poll::Ready(Some(Ok(_))) | Poll::Pending => None,
             };
-            if let (Some(outcome), Some(log)) = (ended, log.take()) {
-                log.emit(outcome);
+            if let Some(outcome) = ended {
+                if let Some(log) = log.take() {
+                    log.emit(outcome);
+                }
             }
             poll
         })

@@ -64,3 +64,6 @@ pub async fn hop() {
         tokio::task::yield_now().await;
     }
 }
+
+#[cfg(all(feature = "http", feature = "axum", feature = "tokio"))]
+pub mod http;

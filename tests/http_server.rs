@@ -1,0 +1,234 @@
+//! The HTTP layer end to end on loopback: inbound extraction, every hop of a
+//! handler, outbound propagation, malformed and huge headers, streaming
+//! bodies, and the axum extractors.
+#![cfg(all(feature = "http", feature = "axum", feature = "tokio"))]
+
+mod support;
+
+use ctx::http::ContextLayer;
+use support::http::{client, echoed, get_with, lines, start_app};
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn traceparent() -> String {
+    format!("00-{TRACE}-{CALLER_SPAN}-01")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hop_sees_the_inbound_trace_id() {
+    let addr = start_app(ContextLayer::new()).await;
+    let client = client();
+    let tp = traceparent();
+    let (res, body) = get_with(
+        &client,
+        addr,
+        "/hops",
+        &[("traceparent", &tp), ("baggage", "user=alice")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    // The server span continues the caller's trace with a new span id.
+    let (echo_trace, server_span) = echoed(&res);
+    assert_eq!(echo_trace, TRACE);
+    assert_ne!(server_span, CALLER_SPAN);
+    // No request id came in: the trace id stands in for it.
+    assert_eq!(res.headers()["x-request-id"], TRACE);
+
+    let hops = lines(&body);
+    for (hop, seen) in &hops {
+        match hop.as_str() {
+            "plain_spawn" => assert_eq!(seen, "-", "plain tokio::spawn must not see it"),
+            "stream" => assert_eq!(seen, &format!("{TRACE},{TRACE}")),
+            "downstream_received" => {
+                // The outbound call is a child span of the server span.
+                let parts: Vec<&str> = seen.split('-').collect();
+                assert_eq!(parts[1], TRACE);
+                assert_ne!(parts[2], server_span, "outbound call gets its own span id");
+                assert_ne!(parts[2], CALLER_SPAN);
+                let parent = hops.iter().find(|(k, _)| k == "downstream_parent").unwrap();
+                assert_eq!(parent.1, parts[2], "downstream's parent is the call's span");
+            }
+            "downstream_trace" => assert_eq!(seen, TRACE),
+            "downstream_parent" => {}
+            "baggage" => assert_eq!(seen, "alice"),
+            _ => assert_eq!(seen, TRACE, "hop {hop}"),
+        }
+    }
+    assert_eq!(hops.len(), 11, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_or_with_bad_headers_get_a_fresh_trace() {
+    let addr = start_app(ContextLayer::new()).await;
+    let client = client();
+    let huge = "a".repeat(16 * 1024);
+    let huge_baggage = format!("k={huge}");
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("traceparent", "garbage")],
+        vec![(
+            "traceparent",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )],
+        vec![(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        )],
+        vec![(
+            "traceparent",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        )],
+        vec![("traceparent", &huge)],
+        vec![("baggage", &huge_baggage), ("tracestate", &huge)],
+        vec![("b3", "not-b3"), ("x-b3-traceid", "zz")],
+        vec![("x-request-id", "two words")],
+        vec![("x-request-id", &huge[..300])],
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for headers in cases {
+        let (res, body) = get_with(&client, addr, "/hops", &headers).await;
+        assert_eq!(res.status(), 200, "{headers:?}");
+        let (trace, _) = echoed(&res);
+        assert_eq!(trace.len(), 32);
+        assert_ne!(trace, "0".repeat(32));
+        assert_ne!(trace, TRACE);
+        assert!(
+            seen.insert(trace.clone()),
+            "each request gets its own trace"
+        );
+        // A missing or invalid request id is replaced by the trace id.
+        assert_eq!(res.headers()["x-request-id"], trace.as_str());
+        for (hop, id) in lines(&body) {
+            if hop == "handler" || hop == "spawn" || hop == "thread" {
+                assert_eq!(id, trace, "{headers:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_id_is_kept_and_echoed() {
+    let addr = start_app(ContextLayer::new()).await;
+    let (res, _) = get_with(&client(), addr, "/hops", &[("x-request-id", "req-42")]).await;
+    assert_eq!(res.headers()["x-request-id"], "req-42");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_body_is_produced_inside_the_context() {
+    let addr = start_app(ContextLayer::new()).await;
+    let tp = traceparent();
+    let (res, body) = get_with(&client(), addr, "/stream", &[("traceparent", &tp)]).await;
+    assert_eq!(res.status(), 200);
+    let chunks: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        chunks,
+        [
+            format!("0:{TRACE}"),
+            format!("1:{TRACE}"),
+            format!("2:{TRACE}")
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_callers_start_a_new_trace_and_lose_baggage() {
+    let addr = start_app(ContextLayer::new().trust(ctx::http::Trust::Untrusted)).await;
+    let tp = traceparent();
+    let (res, body) = get_with(
+        &client(),
+        addr,
+        "/hops",
+        &[("traceparent", &tp), ("baggage", "user=mallory")],
+    )
+    .await;
+    let (trace, _) = echoed(&res);
+    assert_ne!(trace, TRACE);
+    let hops = lines(&body);
+    assert!(hops.iter().any(|(k, v)| k == "handler" && v == &trace));
+    assert!(
+        hops.iter().any(|(k, v)| k == "baggage" && v == "-"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn echo_headers_can_be_switched_off() {
+    use tower::ServiceExt;
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .layer(
+            ContextLayer::new()
+                .echo_traceparent(false)
+                .request_id_header(None)
+                .access_log(None),
+        );
+    let res = app
+        .oneshot(
+            http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!res.headers().contains_key("traceparent"));
+    assert!(!res.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn extractors_need_the_layer() {
+    use axum::routing::get;
+    use ctx::trace::TraceContext;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn handler(trace: TraceContext, cx: ctx::Context) -> String {
+        assert!(cx.contains(&ctx::trace::TRACE_CONTEXT));
+        trace.trace_id.to_string()
+    }
+    let with = axum::Router::new()
+        .route("/", get(handler))
+        .layer(ContextLayer::new());
+    let res = with
+        .oneshot(
+            http::Request::get("/")
+                .header("traceparent", traceparent())
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, TRACE);
+
+    // route_layer works too.
+    let routed = axum::Router::new()
+        .route("/", get(handler))
+        .route_layer(ContextLayer::new());
+    let res = routed
+        .oneshot(
+            http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let without = axum::Router::new().route("/", get(handler));
+    let res = without
+        .oneshot(
+            http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(body.contains("ContextLayer"), "{body}");
+}

@@ -181,7 +181,7 @@ fn print_side_by_side(expected: &str, plain: &str, with_ctx: &str) {
             format!("{id}  NEW TRACE: chain broken")
         }
     };
-    println!("  {:<24} {:<58} {}", "hop", "plain tokio / std", "ctx");
+    println!("  {:<24} {:<58} ctx", "hop", "plain tokio / std");
     for (p, c) in plain.lines().zip(with_ctx.lines()) {
         let (hop, p) = p.split_once('\t').unwrap();
         let (_, c) = c.split_once('\t').unwrap();

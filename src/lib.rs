@@ -65,15 +65,30 @@
 //! # }
 //! ```
 //!
+//! # Beyond one process
+//!
+//! - [`trace`]: [`TraceId`](trace::TraceId), [`SpanId`](trace::SpanId) and
+//!   [`TraceContext`](trace::TraceContext), which lives in the context;
+//!   [`trace_id()`] reads the current one.
+//! - [`baggage`]: W3C baggage in the context.
+//! - [`propagation`]: the wire formats (W3C Trace Context, W3C Baggage, B3,
+//!   request id) over any header carrier.
+//! - `http` (feature `http`): a tower layer that seeds each request's
+//!   context from its headers and writes an access log, and a client layer
+//!   that propagates it to the services it calls.
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`] |
+//! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http`, `tracing`) |
+//! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log |
 //! | `full`  | no      | every stable integration |
 //!
-//! [`Context`], [`Key`], [`Instrumented`], [`wrap`] and [`thread`] work with
-//! any executor and need no feature.
+//! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
+//! [`baggage`] and [`propagation`] work with any executor and need no
+//! feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod baggage;

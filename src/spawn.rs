@@ -117,6 +117,15 @@ where
 /// Spawns a `!Send` task on the current [`LocalSet`](tokio::task::LocalSet)
 /// inside the caller's context.
 ///
+/// A `LocalSet` polls its tasks from inside its own `run_until` future. When
+/// that future itself runs in a scope (an `Instrumented` future, a task
+/// spawned with [`spawn`]), a task started with *plain*
+/// `tokio::task::spawn_local` is polled inside that scope: it sees the
+/// enclosing context and its writes land there, like the branches of a
+/// `join!`. Tasks started with this function get their own context and never
+/// do. Drive a `LocalSet` from outside any scope (`LocalSet::block_on`) if
+/// it runs plain tasks that must stay apart.
+///
 /// # Panics
 ///
 /// Like `tokio::task::spawn_local`, when called outside a `LocalSet`.

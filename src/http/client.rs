@@ -33,7 +33,8 @@ use crate::trace::TraceContext;
 /// assert!(!sent.contains(&request_span.span_id.to_string()));
 /// ```
 ///
-/// With `reqwest` (which uses the same `http` types):
+/// With `reqwest` (which uses the same `http` types; not compiled here, as
+/// reqwest is not a dependency of ctx):
 ///
 /// ```ignore
 /// let mut headers = reqwest::header::HeaderMap::new();

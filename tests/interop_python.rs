@@ -83,7 +83,12 @@ fn venv() -> &'static Path {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let dir = root.join("py-interop-venv");
         let stamp = |d: &Path| fs::read_to_string(d.join("ctx-requirements.txt")).ok();
-        if stamp(&dir).as_deref() == Some(requirements.as_str()) && venv_python(&dir).exists() {
+        // Usable: made from these requirements, and its interpreter still
+        // runs (a venv links to the Python it was made with).
+        let usable = |d: &Path| {
+            stamp(d).as_deref() == Some(requirements.as_str()) && venv_python(d).exists()
+        };
+        if usable(&dir) {
             return dir;
         }
 
@@ -110,8 +115,8 @@ fn venv() -> &'static Path {
         run(cmd, "installing the OpenTelemetry Python packages");
         fs::write(tmp.join("ctx-requirements.txt"), &requirements).expect("write venv stamp");
 
-        if dir.exists() && stamp(&dir).as_deref() != Some(requirements.as_str()) {
-            // An outdated environment: move it aside, then delete it.
+        if dir.exists() && !usable(&dir) {
+            // An outdated or broken environment: move it aside, then delete it.
             let old = root.join(format!("py-interop-venv.old-{}", std::process::id()));
             if fs::rename(&dir, &old).is_ok() {
                 let _ = fs::remove_dir_all(&old);
@@ -120,9 +125,8 @@ fn venv() -> &'static Path {
         if fs::rename(&tmp, &dir).is_err() {
             // Another process got there first with the same requirements.
             let _ = fs::remove_dir_all(&tmp);
-            assert_eq!(
-                stamp(&dir).as_deref(),
-                Some(requirements.as_str()),
+            assert!(
+                usable(&dir),
                 "could not put the virtual environment in place at {}",
                 dir.display()
             );

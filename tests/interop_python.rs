@@ -11,8 +11,9 @@
 //! `tests/interop/README.md`.
 //!
 //! Every difference between ctx and the reference that this test knows of is
-//! listed in [`known_differences`] with its exact inputs and both outcomes;
-//! any other difference fails the test.
+//! pinned with its exact inputs and both outcomes, in [`known_differences`]
+//! (what each side reads) and [`known_difference_reference_writes_space_as_plus`]
+//! (what the reference writes); any other difference fails the test.
 
 use std::env;
 use std::fs;

@@ -17,14 +17,16 @@
 //! - `tower_http_no_span`: the same, the span left at its default DEBUG, so
 //!   filtered out: a cheaper line with only `latency` and `status`.
 //!
-//! Run with `cargo bench --bench http_logging`.
+//! Run with `cargo bench --bench http_logging`; the summary at the end
+//! prints the cost each case adds over the bare router and the ratios, from
+//! criterion's estimates and then from interleaved runs.
 
 mod support;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use support::{bare, ctx_layer, finish, hello, oneshot, print_added};
@@ -33,6 +35,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+/// The interleaved runs: rounds, and requests per case per round.
+const ROUNDS: usize = 25;
+const BATCH: u64 = 2_000;
 const CASES: [&str; 4] = ["bare", "ctx", "tower_http_info_span", "tower_http_no_span"];
 
 /// tower-http's request-id + trace stack, one INFO line per request; the
@@ -129,4 +134,24 @@ fn main() {
     ];
     print_added("http_logging_no_traceparent", &CASES, "bare", &ratios);
     print_added("http_logging_traceparent", &CASES, "bare", &ratios);
+
+    // The same, each case's batches interleaved with the others' (see
+    // `support::interleaved`); skipped when a filter is given.
+    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+        for (title, traceparent) in [
+            ("http_logging_no_traceparent", false),
+            ("http_logging_traceparent", true),
+        ] {
+            let times = support::interleaved(routers.len(), ROUNDS, |i| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..BATCH {
+                        oneshot(&routers[i].1, traceparent).await;
+                    }
+                    start.elapsed()
+                })
+            });
+            support::print_paired_added(title, &CASES, &times, BATCH, &ratios);
+        }
+    }
 }

@@ -1,0 +1,266 @@
+//! What the HTTP benches share: the routers compared, the request they send,
+//! a loopback load generator, and a summary of "added over bare" read back
+//! from criterion's estimates.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use axum_tracing_opentelemetry::middleware::{OtelAxumLayer, OtelInResponseLayer};
+use ctx::http::ContextLayer;
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// The inbound `traceparent` of the "with traceparent" cases.
+pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// The bare router: one GET route returning a short string.
+pub fn hello() -> Router {
+    Router::new().route("/", get(|| async { "hello" }))
+}
+
+/// What `axum::serve` does to a router (`into_make_service`): turn every
+/// handler into a route once, instead of on every request. Every case goes
+/// through it, so that `oneshot` measures what a served router does.
+pub fn finish(router: Router) -> Router {
+    router.with_state(())
+}
+
+pub fn bare() -> Router {
+    finish(hello())
+}
+
+pub fn ctx_layer() -> Router {
+    finish(hello().layer(ContextLayer::new()))
+}
+
+pub fn ctx_no_log() -> Router {
+    finish(hello().layer(ContextLayer::new().access_log(None)))
+}
+
+/// tower-http's usual stack: a UUID request id, `TraceLayer` with its
+/// defaults, and the request id copied to the response.
+pub fn tower_http() -> Router {
+    finish(
+        hello().layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        ),
+    )
+}
+
+/// axum-tracing-opentelemetry: W3C extraction into the request's span (or
+/// its fallback OpenTelemetry context when the span is disabled) and the
+/// trace context injected into the response.
+pub fn otel() -> Router {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    finish(
+        hello().layer(
+            ServiceBuilder::new()
+                .layer(OtelAxumLayer::default())
+                .layer(OtelInResponseLayer),
+        ),
+    )
+}
+
+/// `GET /`, with or without an inbound `traceparent`.
+pub fn request(traceparent: bool) -> Request<Body> {
+    let mut req = Request::get("/");
+    if traceparent {
+        req = req.header("traceparent", TRACEPARENT);
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+/// One request through a clone of `router`, its body read to the end (the
+/// way a server does, which is also when the access log is written).
+pub async fn oneshot(router: &Router, traceparent: bool) {
+    let res = router.clone().oneshot(request(traceparent)).await.unwrap();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"hello");
+}
+
+/// Serves `router` on an ephemeral port of 127.0.0.1, in the current
+/// runtime.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+/// A load generator: keep-alive HTTP/1 connections, one request in flight
+/// on each.
+#[derive(Clone)]
+pub struct Load {
+    client: Client<HttpConnector, Empty<bytes::Bytes>>,
+    connections: usize,
+}
+
+impl Load {
+    pub fn new(connections: usize) -> Load {
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(connections)
+            .pool_idle_timeout(Duration::from_secs(600))
+            .build_http();
+        Load {
+            client,
+            connections,
+        }
+    }
+
+    /// Sends `total` requests to `addr`, spread over the connections, and
+    /// returns the wall time they took. Every response must be a 200 with
+    /// the expected body.
+    pub async fn run(&self, addr: SocketAddr, total: u64) -> Duration {
+        let uri: http::Uri = format!("http://{addr}/").parse().unwrap();
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let n = self.connections as u64;
+        for i in 0..n {
+            let share = total / n + u64::from(i < total % n);
+            let client = self.client.clone();
+            let uri = uri.clone();
+            tasks.spawn(async move {
+                for _ in 0..share {
+                    let req = Request::get(uri.clone()).body(Empty::new()).unwrap();
+                    let res = client.request(req).await.unwrap();
+                    assert!(res.status().is_success());
+                    let body = res.into_body().collect().await.unwrap().to_bytes();
+                    assert_eq!(&body[..], b"hello");
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        start.elapsed()
+    }
+}
+
+/// Where criterion keeps its results: `$CRITERION_HOME`, else
+/// `$CARGO_TARGET_DIR/criterion`, else `criterion/` in the target directory
+/// this bench was built in.
+fn criterion_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(PathBuf::from(home));
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(target).join("criterion"));
+    }
+    // target/release/deps/<bench>
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.parent()?.join("criterion"))
+}
+
+/// The estimate criterion printed for `group/id` in this run (the slope when
+/// there is one, else the mean), in nanoseconds per iteration.
+pub fn estimate_ns(group: &str, id: &str) -> Option<f64> {
+    let path = criterion_dir()?
+        .join(group)
+        .join(id)
+        .join("new")
+        .join("estimates.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let pick = |name: &str| json.get(name)?.get("point_estimate")?.as_f64();
+    pick("slope").or_else(|| pick("mean"))
+}
+
+/// Prints, for one group, each case's time and its cost over `baseline`,
+/// then `numerator / denominator` of those added costs.
+pub fn print_added(group: &str, cases: &[&str], baseline: &str, ratios: &[(&str, &str)]) {
+    let Some(base) = estimate_ns(group, baseline) else {
+        println!("{group}: no estimate for {baseline} (filtered out?)");
+        return;
+    };
+    println!("\n{group}");
+    println!("| case | time / request | added over {baseline} |");
+    println!("|---|---:|---:|");
+    for case in cases {
+        if let Some(t) = estimate_ns(group, case) {
+            println!(
+                "| {case} | {:.2} µs | {:+.2} µs |",
+                t / 1e3,
+                (t - base) / 1e3
+            );
+        }
+    }
+    for (num, den) in ratios {
+        if let (Some(n), Some(d)) = (estimate_ns(group, num), estimate_ns(group, den)) {
+            println!(
+                "added({num}) / added({den}) = {:.2}",
+                (n - base) / (d - base)
+            );
+        }
+    }
+}
+
+/// Times `rounds` batches of every case, the cases interleaved and their
+/// order rotated each round, so that a slow spell of a shared machine hits
+/// every case alike. `batch(i)` runs one batch of case `i` and returns its
+/// wall time. Returns the times per case, per round.
+pub fn interleaved(
+    cases: usize,
+    rounds: usize,
+    mut batch: impl FnMut(usize) -> Duration,
+) -> Vec<Vec<f64>> {
+    let mut times = vec![Vec::with_capacity(rounds); cases];
+    for round in 0..rounds {
+        for k in 0..cases {
+            let i = (round + k) % cases;
+            times[i].push(batch(i).as_secs_f64());
+        }
+    }
+    times
+}
+
+/// The median and the quartiles of `values`.
+pub fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.25), at(0.75))
+}
+
+/// Prints the paired per-round statistics of an interleaved per-request
+/// run: each case's added cost over `cases[0]`, and the ratios of added
+/// costs, as median [p25, p75] over rounds. `per_batch` is the number of
+/// requests in a batch.
+pub fn print_paired_added(
+    title: &str,
+    cases: &[&str],
+    times: &[Vec<f64>],
+    per_batch: u64,
+    ratios: &[(&str, &str)],
+) {
+    let rounds = times[0].len();
+    let per_request = |i: usize, r: usize| times[i][r] / per_batch as f64 * 1e6;
+    let added = |i: usize, r: usize| per_request(i, r) - per_request(0, r);
+    println!("\n{title}: interleaved, {rounds} rounds of {per_batch} requests per case; median [p25, p75]");
+    println!("| case | time / request | added over {} |", cases[0]);
+    println!("|---|---:|---:|");
+    for (i, case) in cases.iter().enumerate() {
+        let (t, t25, t75) = quartiles((0..rounds).map(|r| per_request(i, r)).collect());
+        let (a, a25, a75) = quartiles((0..rounds).map(|r| added(i, r)).collect());
+        println!("| {case} | {t:.2} µs [{t25:.2}, {t75:.2}] | {a:+.2} µs [{a25:+.2}, {a75:+.2}] |");
+    }
+    let index = |name: &str| cases.iter().position(|c| *c == name).unwrap();
+    for (num, den) in ratios {
+        let (n, d) = (index(num), index(den));
+        let (m, q25, q75) = quartiles((0..rounds).map(|r| added(n, r) / added(d, r)).collect());
+        println!("added({num}) / added({den}) = {m:.2} [{q25:.2}, {q75:.2}]");
+    }
+}

@@ -1,0 +1,179 @@
+//! Allocations per request of the server layer (no subscriber installed),
+//! with and without an inbound `traceparent`: at most 5 of its own.
+//!
+//! "Its own" is counted two ways, both asserted: `ContextLayer` wrapped
+//! around the bare router, over the bare router; and `ContextLayer` added
+//! with `Router::layer`, over the same router with a no-op layer that only
+//! wraps the body (axum clones the layered route and boxes its future and
+//! the new body type on every request, whatever the layer). The count over
+//! the bare router with `Router::layer`, which includes axum's share, is
+//! printed, with tower-http's request-id + trace stack and an OpenTelemetry
+//! layer alongside, for `BENCHMARKS.md` (run with `--nocapture`).
+//!
+//! One test in its own binary: the counting allocator is global, and no other
+//! test may allocate while it counts.
+#![cfg(all(feature = "http", feature = "axum", feature = "tokio"))]
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use axum_tracing_opentelemetry::middleware::{OtelAxumLayer, OtelInResponseLayer};
+use ctx::http::ContextLayer;
+use http::Request;
+use http::Response;
+use http_body_util::combinators::MapErr;
+use http_body_util::BodyExt;
+use tower::util::MapResponseLayer;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// The budget: allocations per request that `ContextLayer` may add.
+const BUDGET: f64 = 5.0;
+const WARM_UP: u64 = 50;
+const REQUESTS: u64 = 200;
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn hello() -> Router {
+    Router::new().route("/", get(|| async { "hello" }))
+}
+
+/// What `axum::serve` does (`into_make_service`): turn every handler into a
+/// route once, not on every request.
+fn finish(router: Router) -> Router {
+    router.with_state(())
+}
+
+/// A layer that only wraps the response body, doing nothing else: what
+/// axum's `Router::layer` costs any middleware that wraps the body (the
+/// layered route is cloned and its future boxed per request, and the new
+/// body type is boxed into axum's `Body`).
+fn noop_body_layer() -> MapResponseLayer<fn(Response<Body>) -> Response<Wrapped>> {
+    fn same(e: axum::Error) -> axum::Error {
+        e
+    }
+    fn wrap(res: Response<Body>) -> Response<Wrapped> {
+        res.map(|body| body.map_err(same as Same))
+    }
+    MapResponseLayer::new(wrap)
+}
+
+type Same = fn(axum::Error) -> axum::Error;
+type Wrapped = MapErr<Body, Same>;
+
+async fn one<S, B>(service: &S, traceparent: bool)
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let mut req = Request::get("/");
+    if traceparent {
+        req = req.header("traceparent", TRACEPARENT);
+    }
+    let req = req.body(Body::empty()).unwrap();
+    let res = service.clone().oneshot(req).await.unwrap();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"hello");
+}
+
+/// Average allocations (blocks) per request, after a warm-up.
+fn per_request<S, B>(rt: &tokio::runtime::Runtime, service: &S, traceparent: bool) -> f64
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    rt.block_on(async {
+        for _ in 0..WARM_UP {
+            one(service, traceparent).await;
+        }
+        let before = dhat::HeapStats::get().total_blocks;
+        for _ in 0..REQUESTS {
+            one(service, traceparent).await;
+        }
+        let after = dhat::HeapStats::get().total_blocks;
+        (after - before) as f64 / REQUESTS as f64
+    })
+}
+
+#[test]
+fn allocations_per_request() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let bare = finish(hello());
+    let noop = finish(hello().layer(noop_body_layer()));
+    let ctx = finish(hello().layer(ContextLayer::new()));
+    let ctx_no_log = finish(hello().layer(ContextLayer::new().access_log(None)));
+    let ctx_outside = ContextLayer::new().layer(finish(hello()));
+    let tower_http = finish(
+        hello().layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        ),
+    );
+    let otel = finish(
+        hello().layer(
+            ServiceBuilder::new()
+                .layer(OtelAxumLayer::default())
+                .layer(OtelInResponseLayer),
+        ),
+    );
+
+    println!("| case | inbound traceparent | allocations / request | over bare |");
+    println!("|---|---|---:|---:|");
+    for traceparent in [false, true] {
+        let count = |name: &str| -> f64 {
+            match name {
+                "bare" => per_request(&rt, &bare, traceparent),
+                "no-op body layer" => per_request(&rt, &noop, traceparent),
+                "ctx" => per_request(&rt, &ctx, traceparent),
+                "ctx, access_log(None)" => per_request(&rt, &ctx_no_log, traceparent),
+                "ctx around the router" => per_request(&rt, &ctx_outside, traceparent),
+                "tower-http" => per_request(&rt, &tower_http, traceparent),
+                "otel" => per_request(&rt, &otel, traceparent),
+                _ => unreachable!(),
+            }
+        };
+        let names = [
+            "bare",
+            "no-op body layer",
+            "ctx",
+            "ctx, access_log(None)",
+            "ctx around the router",
+            "tower-http",
+            "otel",
+        ];
+        let counts: Vec<f64> = names.iter().map(|name| count(name)).collect();
+        let tp = if traceparent { "yes" } else { "no" };
+        for (name, n) in names.iter().zip(&counts) {
+            println!("| {name} | {tp} | {n:.1} | {:+.1} |", n - counts[0]);
+        }
+        let [bare, noop, ctx, ctx_no_log, ctx_outside, ..] = counts[..] else {
+            unreachable!()
+        };
+        // The layer's own allocations: over the same router shape without it.
+        for (name, own) in [
+            ("ctx (Router::layer)", ctx - noop),
+            ("ctx, access_log(None) (Router::layer)", ctx_no_log - noop),
+            ("ctx around the router", ctx_outside - bare),
+        ] {
+            assert!(
+                own <= BUDGET,
+                "{name} (traceparent: {tp}) adds {own} allocations per request, budget {BUDGET}"
+            );
+        }
+    }
+}

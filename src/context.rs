@@ -7,6 +7,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use triomphe::ThinArc;
+
 use crate::error::AccessError;
 use crate::key::{ErasedKey, Key};
 
@@ -45,10 +47,11 @@ use crate::key::{ErasedKey, Key};
 /// ```
 #[derive(Clone, Default)]
 pub struct Context {
-    // One pointer wide (an `Arc<[Entry]>` would be two): the context rides in
-    // every `Instrumented`, and a spawned future's size decides its task's
+    // One pointer wide (an `Arc<[Entry]>` would be two) and one allocation
+    // (an `Arc<Vec<Entry>>` would be two): the context rides in every
+    // `Instrumented`, and a spawned future's size decides its task's
     // allocation class.
-    entries: Option<Arc<Vec<Entry>>>,
+    entries: Option<Table>,
 }
 
 // A snapshot is never written after it is built, so a panic cannot leave one
@@ -72,6 +75,14 @@ impl Entry {
     fn order(key: &'static dyn ErasedKey) -> (bool, usize) {
         (!key.forks(), key_addr(key))
     }
+}
+
+/// The entries of a context, sorted by [`Entry::order`], with their count,
+/// in one allocation behind a thin pointer.
+type Table = ThinArc<(), Entry>;
+
+fn table(entries: impl ExactSizeIterator<Item = Entry>) -> Option<Table> {
+    (entries.len() > 0).then(|| ThinArc::from_header_and_iter((), entries))
 }
 
 /// A key's identity is the address of its `static`.
@@ -137,8 +148,8 @@ impl Context {
     /// Returns a new context with `value` stored under `key`, replacing what
     /// was there. `self` is unchanged.
     ///
-    /// Cost: three allocations (the value, the new snapshot and its table);
-    /// the other values are shared with `self`, not copied: each costs one
+    /// Cost: two allocations (the value, and the new snapshot's table); the
+    /// other values are shared with `self`, not copied: each costs one
     /// reference count and a 32-byte copy of its table entry.
     ///
     /// # Examples
@@ -166,22 +177,18 @@ impl Context {
         let entry = Entry { key, value };
         let entries = self.entries();
         let entries = match position(entries, key) {
-            Ok(i) => {
-                let mut copy = entries.to_vec();
-                copy[i] = entry;
-                copy
-            }
-            Err(i) => {
-                let mut copy = Vec::with_capacity(entries.len() + 1);
-                copy.extend_from_slice(&entries[..i]);
-                copy.push(entry);
-                copy.extend_from_slice(&entries[i..]);
-                copy
-            }
+            Ok(i) => table(Splice {
+                before: entries[..i].iter(),
+                entry: Some(entry),
+                after: entries[i + 1..].iter(),
+            }),
+            Err(i) => table(Splice {
+                before: entries[..i].iter(),
+                entry: Some(entry),
+                after: entries[i..].iter(),
+            }),
         };
-        Context {
-            entries: Some(Arc::new(entries)),
-        }
+        Context { entries }
     }
 
     /// Returns a new context without `key`. `self` is unchanged.
@@ -202,14 +209,13 @@ impl Context {
         let entries = self.entries();
         match position(entries, key) {
             Err(_) => self.clone(),
-            Ok(_) if entries.len() == 1 => Context::new(),
-            Ok(i) => {
-                let mut copy = entries.to_vec();
-                copy.remove(i);
-                Context {
-                    entries: Some(Arc::new(copy)),
-                }
-            }
+            Ok(i) => Context {
+                entries: table(Splice {
+                    before: entries[..i].iter(),
+                    entry: None,
+                    after: entries[i + 1..].iter(),
+                }),
+            },
         }
     }
 
@@ -242,7 +248,7 @@ impl Context {
     pub fn ptr_eq(&self, other: &Context) -> bool {
         match (&self.entries, &other.entries) {
             (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (Some(a), Some(b)) => std::ptr::eq(a.as_ptr(), b.as_ptr()),
             _ => false,
         }
     }
@@ -318,15 +324,12 @@ impl Context {
         let entries = self.entries();
         match entries.first() {
             Some(first) if first.key.forks() => {
-                let forked: Vec<Entry> = entries
-                    .iter()
-                    .map(|e| Entry {
-                        key: e.key,
-                        value: e.key.fork(&*e.value).unwrap_or_else(|| e.value.clone()),
-                    })
-                    .collect();
+                let forked = entries.iter().map(|e| Entry {
+                    key: e.key,
+                    value: e.key.fork(&*e.value).unwrap_or_else(|| e.value.clone()),
+                });
                 Context {
-                    entries: Some(Arc::new(forked)),
+                    entries: table(forked),
                 }
             }
             _ => self.clone(),
@@ -339,9 +342,39 @@ impl Context {
     }
 
     fn entries(&self) -> &[Entry] {
-        self.entries.as_deref().map_or(&[], Vec::as_slice)
+        self.entries.as_ref().map_or(&[], |t| &t.slice)
     }
 }
+
+/// Entries before a position, one entry (or none), entries after: the
+/// copy-on-write copy of a table with one entry put in, replaced or left
+/// out, with an exact length so it is written in one allocation.
+struct Splice<'a> {
+    before: std::slice::Iter<'a, Entry>,
+    entry: Option<Entry>,
+    after: std::slice::Iter<'a, Entry>,
+}
+
+impl Iterator for Splice<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if let Some(e) = self.before.next() {
+            return Some(e.clone());
+        }
+        if let Some(e) = self.entry.take() {
+            return Some(e);
+        }
+        self.after.next().cloned()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.before.len() + usize::from(self.entry.is_some()) + self.after.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Splice<'_> {}
 
 fn position(entries: &[Entry], key: &'static dyn ErasedKey) -> Result<usize, usize> {
     let wanted = Entry::order(key);

@@ -65,14 +65,13 @@ impl AccessLog {
         level: Level,
         method: Method,
         route: Route,
-        start: Instant,
         trace: &TraceContext,
     ) -> AccessLog {
         AccessLog {
             level,
             method,
             route,
-            start,
+            start: Instant::now(),
             status: None,
             trace_id: trace.trace_id,
             span_id: trace.span_id,

@@ -7,8 +7,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -20,7 +20,7 @@ use super::access_log::{AccessLog, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{FutureExt, Instrumented};
-use crate::propagation::{Propagated, Propagators, RequestId, TraceParent};
+use crate::propagation::{Propagators, RequestId, TraceParent};
 use crate::trace::TraceContext;
 
 /// Whether to believe the trace context a caller sends.
@@ -214,15 +214,17 @@ impl<S: fmt::Debug> fmt::Debug for ContextService<S> {
 
 impl Config {
     /// Steps 1-3: what the caller sent, and the request's context.
-    fn seed<B>(&self, req: &Request<B>) -> (Context, TraceContext, Propagated, Option<AccessLog>) {
-        let start = Instant::now();
+    fn seed<B>(&self, req: &Request<B>) -> (Context, Echo, Option<AccessLog>) {
         let headers = req.headers();
         let mut inbound = self.propagators.extract(headers);
-        if inbound.request_id.is_none() {
-            if let Some(name) = &self.request_id_header {
-                inbound.request_id = headers
-                    .get(name)
-                    .and_then(|v| RequestId::parse(v.as_bytes()));
+        // The request id header as it came, to echo without copying it.
+        let mut request_id_header = None;
+        if let Some(name) = &self.request_id_header {
+            if let Some(value) = headers.get(name) {
+                if let Some(id) = RequestId::parse(value.as_bytes()) {
+                    request_id_header = Some(value.clone());
+                    inbound.request_id.get_or_insert(id);
+                }
             }
         }
         let mut inbound_trace_id = None;
@@ -234,16 +236,40 @@ impl Config {
             Some(caller) => caller.child(),
             None => TraceContext::new_root(),
         };
-        let log = self.access_log.map(|level| {
-            let mut log =
-                AccessLog::new(level, req.method().clone(), Route::of(req), start, &server);
-            log.request_id = inbound.request_id.clone();
-            log.inbound_trace_id = inbound_trace_id;
-            log
-        });
-        inbound.trace = Some(server.clone());
+        // Skip the record (a clock read, copies) when no subscriber wants it.
+        let log = self
+            .access_log
+            .filter(|l| access_log_enabled(*l))
+            .map(|level| {
+                let mut log = AccessLog::new(level, req.method().clone(), Route::of(req), &server);
+                log.request_id = inbound.request_id.clone();
+                log.inbound_trace_id = inbound_trace_id;
+                log
+            });
+        let echo = Echo {
+            traceparent: TraceParent::from(&server),
+            request_id: request_id_header,
+        };
+        inbound.trace = Some(server);
         let cx = inbound.to_context(&Context::current());
-        (cx, server, inbound, log)
+        (cx, echo, log)
+    }
+}
+
+/// Whether a subscriber listens to the access log at `level`.
+fn access_log_enabled(level: Level) -> bool {
+    use super::ACCESS_LOG_TARGET as T;
+    use tracing::enabled;
+    if level == Level::ERROR {
+        enabled!(target: T, Level::ERROR)
+    } else if level == Level::WARN {
+        enabled!(target: T, Level::WARN)
+    } else if level == Level::INFO {
+        enabled!(target: T, Level::INFO)
+    } else if level == Level::DEBUG {
+        enabled!(target: T, Level::DEBUG)
+    } else {
+        enabled!(target: T, Level::TRACE)
     }
 }
 
@@ -261,51 +287,60 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (cx, server, inbound, log) = self.config.seed(&req);
-        let echo = Echo::new(&self.config, &server, inbound.request_id);
+        let (cx, echo, log) = self.config.seed(&req);
         // `call` itself runs in the context too: services often do work
         // (and log) before returning their future.
         let inner = cx.run(|| self.inner.call(req));
         ResponseFuture {
             inner: inner.in_context(cx),
-            state: Some(State { echo, log }),
+            state: Some(State {
+                config: self.config.clone(),
+                echo,
+                log,
+            }),
         }
     }
 }
 
-/// The response headers to add.
+/// What the response headers echo: the server span, and the request id as
+/// it came in.
 #[derive(Debug)]
 struct Echo {
-    traceparent: Option<HeaderValue>,
-    request_id: Option<(HeaderName, HeaderValue)>,
+    traceparent: TraceParent,
+    request_id: Option<HeaderValue>,
 }
 
 impl Echo {
-    fn new(config: &Config, server: &TraceContext, request_id: Option<RequestId>) -> Echo {
-        let traceparent = config
-            .echo_traceparent
-            .then(|| HeaderValue::from_bytes(&TraceParent::from(server).to_bytes()).ok())
-            .flatten();
-        let request_id = config.request_id_header.as_ref().and_then(|name| {
-            let value = match request_id {
-                Some(id) => HeaderValue::from_str(id.as_str()).ok()?,
-                None => {
-                    let mut buf = [0u8; 32];
-                    server.trace_id.encode_hex(&mut buf);
-                    HeaderValue::from_bytes(&buf).ok()?
-                }
-            };
-            Some((name.clone(), value))
-        });
-        Echo {
-            traceparent,
-            request_id,
+    /// Writes the headers. Both values share one allocation: the request id
+    /// that stands in when none came is the trace-id part of `traceparent`.
+    fn write(self, config: &Config, headers: &mut http::HeaderMap) {
+        let id_header = config.request_id_header.as_ref();
+        let needs_line =
+            config.echo_traceparent || (id_header.is_some() && self.request_id.is_none());
+        let line = needs_line.then(|| Bytes::from_owner(self.traceparent.to_bytes()));
+        if let (true, Some(line)) = (config.echo_traceparent, &line) {
+            if let Ok(v) = HeaderValue::from_maybe_shared(line.clone()) {
+                headers.insert(TRACEPARENT.clone(), v);
+            }
+        }
+        if let Some(name) = id_header {
+            // "00-" then the 32 hex digits of the trace id.
+            let v = self.request_id.or_else(|| {
+                let line = line?;
+                HeaderValue::from_maybe_shared(line.slice(3..35)).ok()
+            });
+            if let Some(v) = v {
+                headers.insert(name.clone(), v);
+            }
         }
     }
 }
 
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
 #[derive(Debug)]
 struct State {
+    config: Arc<Config>,
     echo: Echo,
     log: Option<AccessLog>,
 }
@@ -341,7 +376,11 @@ where
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,
         };
-        let State { echo, mut log } = this
+        let State {
+            config,
+            echo,
+            mut log,
+        } = this
             .state
             .take()
             .expect("`ResponseFuture` polled after completion");
@@ -349,13 +388,7 @@ where
         let request_cx = this.inner.context().clone();
         match result {
             Ok(mut response) => {
-                let headers = response.headers_mut();
-                if let Some(v) = echo.traceparent {
-                    headers.insert(http::header::HeaderName::from_static("traceparent"), v);
-                }
-                if let Some((name, v)) = echo.request_id {
-                    headers.insert(name, v);
-                }
+                echo.write(&config, response.headers_mut());
                 if let Some(log) = &mut log {
                     log.status = Some(response.status());
                 }

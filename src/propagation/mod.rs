@@ -156,14 +156,56 @@ pub trait Injector {
 
 impl Extractor for HeaderMap {
     fn get(&self, name: &str) -> Option<&[u8]> {
-        HeaderMap::get(self, name).map(HeaderValue::as_bytes)
+        if self.is_empty() {
+            return None;
+        }
+        match known_header(name) {
+            Some(name) => HeaderMap::get(self, name),
+            None => HeaderMap::get(self, name),
+        }
+        .map(HeaderValue::as_bytes)
     }
 
     fn get_all<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
-        for v in HeaderMap::get_all(self, name) {
+        if self.is_empty() {
+            return;
+        }
+        let values = match known_header(name) {
+            Some(name) => HeaderMap::get_all(self, name),
+            None => HeaderMap::get_all(self, name),
+        };
+        for v in values {
             f(v.as_bytes());
         }
     }
+}
+
+/// The names ctx uses, as `HeaderName`s built at compile time: looking one
+/// up hashes it directly, where a `&str` is parsed and validated first.
+fn known_header(name: &str) -> Option<&'static HeaderName> {
+    static TRACEPARENT: HeaderName = HeaderName::from_static(names::TRACEPARENT);
+    static TRACESTATE: HeaderName = HeaderName::from_static(names::TRACESTATE);
+    static BAGGAGE: HeaderName = HeaderName::from_static(names::BAGGAGE);
+    static B3: HeaderName = HeaderName::from_static(names::B3);
+    static X_B3_TRACE_ID: HeaderName = HeaderName::from_static(names::X_B3_TRACE_ID);
+    static X_B3_SPAN_ID: HeaderName = HeaderName::from_static(names::X_B3_SPAN_ID);
+    static X_B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static(names::X_B3_PARENT_SPAN_ID);
+    static X_B3_SAMPLED: HeaderName = HeaderName::from_static(names::X_B3_SAMPLED);
+    static X_B3_FLAGS: HeaderName = HeaderName::from_static(names::X_B3_FLAGS);
+    static X_REQUEST_ID: HeaderName = HeaderName::from_static(names::X_REQUEST_ID);
+    Some(match name {
+        names::TRACEPARENT => &TRACEPARENT,
+        names::TRACESTATE => &TRACESTATE,
+        names::BAGGAGE => &BAGGAGE,
+        names::B3 => &B3,
+        names::X_B3_TRACE_ID => &X_B3_TRACE_ID,
+        names::X_B3_SPAN_ID => &X_B3_SPAN_ID,
+        names::X_B3_PARENT_SPAN_ID => &X_B3_PARENT_SPAN_ID,
+        names::X_B3_SAMPLED => &X_B3_SAMPLED,
+        names::X_B3_FLAGS => &X_B3_FLAGS,
+        names::X_REQUEST_ID => &X_REQUEST_ID,
+        _ => return None,
+    })
 }
 
 impl Injector for HeaderMap {
@@ -181,21 +223,8 @@ impl Injector for HeaderMap {
 
 /// The header name for `name`, without allocating for the names ctx uses.
 fn header_name(name: &str) -> Option<HeaderName> {
-    use names::*;
-    const STATIC: [&str; 10] = [
-        TRACEPARENT,
-        TRACESTATE,
-        BAGGAGE,
-        B3,
-        X_B3_TRACE_ID,
-        X_B3_SPAN_ID,
-        X_B3_PARENT_SPAN_ID,
-        X_B3_SAMPLED,
-        X_B3_FLAGS,
-        X_REQUEST_ID,
-    ];
-    match STATIC.iter().find(|s| **s == name) {
-        Some(s) => Some(HeaderName::from_static(s)),
+    match known_header(name) {
+        Some(name) => Some(name.clone()),
         None => HeaderName::from_bytes(name.as_bytes()).ok(),
     }
 }

@@ -82,7 +82,7 @@ impl AccessLog {
     }
 
     /// Emits the event. Called once, inside the request's context.
-    pub(crate) fn emit(self, outcome: Outcome) {
+    pub(crate) fn emit(self: Box<Self>, outcome: Outcome) {
         let level = self.level;
         macro_rules! event {
             ($level:expr) => {

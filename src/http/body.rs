@@ -24,7 +24,9 @@ pin_project! {
         #[pin]
         inner: B,
         cx: Context,
-        log: Option<AccessLog>,
+        // Boxed: only built when a subscriber listens, and the body (like
+        // the response future) is moved several times per request.
+        log: Option<Box<AccessLog>>,
     }
 
     impl<B> PinnedDrop for ContextBody<B> {
@@ -51,7 +53,7 @@ pub(crate) enum Outcome {
 }
 
 impl<B> ContextBody<B> {
-    pub(crate) fn new(inner: B, cx: Context, log: Option<AccessLog>) -> ContextBody<B> {
+    pub(crate) fn new(inner: B, cx: Context, log: Option<Box<AccessLog>>) -> ContextBody<B> {
         ContextBody { inner, cx, log }
     }
 

@@ -214,7 +214,7 @@ impl<S: fmt::Debug> fmt::Debug for ContextService<S> {
 
 impl Config {
     /// Steps 1-3: what the caller sent, and the request's context.
-    fn seed<B>(&self, req: &Request<B>) -> (Context, Echo, Option<AccessLog>) {
+    fn seed<B>(&self, req: &Request<B>) -> (Context, Echo, Option<Box<AccessLog>>) {
         let headers = req.headers();
         let mut inbound = self.propagators.extract(headers);
         // The request id header as it came, to echo without copying it.
@@ -244,7 +244,7 @@ impl Config {
                 let mut log = AccessLog::new(level, req.method().clone(), Route::of(req), &server);
                 log.request_id = inbound.request_id.clone();
                 log.inbound_trace_id = inbound_trace_id;
-                log
+                Box::new(log)
             });
         let echo = Echo {
             traceparent: TraceParent::from(&server),
@@ -342,7 +342,7 @@ static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 struct State {
     config: Arc<Config>,
     echo: Echo,
-    log: Option<AccessLog>,
+    log: Option<Box<AccessLog>>,
 }
 
 pin_project! {

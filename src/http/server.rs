@@ -75,6 +75,16 @@ struct Config {
 ///
 /// The service's error type is the inner service's: the layer adds no error.
 ///
+/// # With axum
+///
+/// `Router::layer(ContextLayer::new())` (or `route_layer`) runs the layer
+/// per route, after routing, so the access log names the route template
+/// (`/users/{id}`, feature `axum`). Wrapping the whole router instead,
+/// `ContextLayer::new().layer(router)` served as one service, saves the three
+/// allocations per request that axum spends on any per-route layer that
+/// changes the body type, and covers requests no route matched (404s); the
+/// access log then names the path.
+///
 /// # Examples
 ///
 /// ```

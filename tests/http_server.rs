@@ -232,3 +232,34 @@ async fn extractors_need_the_layer() {
     let body = String::from_utf8(body.to_vec()).unwrap();
     assert!(body.contains("ContextLayer"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layer_around_the_whole_router_over_the_network() {
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { ctx::trace_id().unwrap().to_string() }),
+    );
+    // `axum::serve` wants axum's body type back.
+    let service = tower::ServiceBuilder::new()
+        .map_response(|res: http::Response<_>| res.map(axum::body::Body::new))
+        .layer(ContextLayer::new())
+        .service(router);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+        )
+        .await
+        .unwrap()
+    });
+    let tp = traceparent();
+    let (res, body) = get_with(&client(), addr, "/", &[("traceparent", &tp)]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body, TRACE);
+    // Unmatched routes get ids too when the layer wraps the router.
+    let (res, _) = get_with(&client(), addr, "/nowhere", &[("traceparent", &tp)]).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(echoed(&res).0, TRACE);
+}

@@ -79,11 +79,28 @@ struct Config {
 ///
 /// `Router::layer(ContextLayer::new())` (or `route_layer`) runs the layer
 /// per route, after routing, so the access log names the route template
-/// (`/users/{id}`, feature `axum`). Wrapping the whole router instead,
-/// `ContextLayer::new().layer(router)` served as one service, saves the three
-/// allocations per request that axum spends on any per-route layer that
-/// changes the body type, and covers requests no route matched (404s); the
-/// access log then names the path.
+/// (`/users/{id}`, feature `axum`). axum spends three allocations per request
+/// on any per-route layer that changes the body type. Wrapping the whole
+/// router instead costs one (mapping the body back to axum's for
+/// `axum::serve`) and also covers requests no route matched (404s); the
+/// access log then names the path:
+///
+/// ```
+/// use axum::{body::Body, routing::get, Router};
+/// use ctx::http::ContextLayer;
+/// use tower::ServiceBuilder;
+///
+/// # async fn dox() {
+/// let router = Router::new().route("/", get(|| async { "ok" }));
+/// let app = ServiceBuilder::new()
+///     .map_response(|res: http::Response<_>| res.map(Body::new))
+///     .layer(ContextLayer::new())
+///     .service(router);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+/// axum::serve(listener, app).await.unwrap();
+/// # }
+/// ```
 ///
 /// # Examples
 ///

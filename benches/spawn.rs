@@ -159,7 +159,14 @@ where
 }
 
 fn spawn_blocking(c: &mut Criterion) {
-    let rt = &multi_thread();
+    // One blocking thread: with more, a closure spawned while the previous
+    // one's thread is still on its way back to idle starts a new thread, and
+    // the cost of thread creation swamps everything else at random.
+    let rt = &Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("spawn_blocking");
     g.bench_function("tokio", |b| {
         b.iter_custom(|iters| {

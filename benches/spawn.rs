@@ -10,8 +10,8 @@
 //! worker's local queue, as they do in a server. Runtimes: current-thread, and
 //! multi-thread with two workers.
 //!
-//! Two spawned futures: `small`, an `async` block holding one `u64` (16
-//! bytes), and `medium`, one holding two (24 bytes). See the `sizes` bench
+//! Two spawned futures: `small`, an `async fn` holding one `u64` (16 bytes),
+//! and `medium`, an `async` block holding two (24 bytes). See the `sizes` bench
 //! for the size of each wrapped future and the allocation tokio makes for it.
 //!
 //! Run with `cargo bench --bench spawn`.

@@ -1,0 +1,216 @@
+//! Spawning a task and joining it: `ctx::spawn` against bare `tokio::spawn`
+//! and against the same done by hand with the peers, and `ctx::spawn_blocking`
+//! against bare `spawn_blocking`.
+//!
+//! Each iteration spawns one task and awaits its `JoinHandle`. The loop runs
+//! in a driver task that is inside a one-value `ctx` context, a one-value
+//! opentelemetry context, a tracing span (no subscriber) and a `task_local!`
+//! scope, whatever the case: the driver costs the same everywhere and only the
+//! spawn differs. The driver is itself a spawned task, so spawns take a
+//! worker's local queue, as they do in a server. Runtimes: current-thread, and
+//! multi-thread with two workers.
+//!
+//! Two spawned futures: `small`, an `async fn` holding one `u64` (16 bytes),
+//! and `medium`, an `async` block holding two (24 bytes). See the `sizes` bench
+//! for the size of each wrapped future and the allocation tokio makes for it.
+//!
+//! Run with `cargo bench --bench spawn`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use ctx::{Context, FutureExt as _, Key};
+use opentelemetry::context::FutureExt as _;
+use tokio::runtime::{Builder, Runtime};
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
+
+static REQUEST: Key<u64> = Key::new("request");
+
+tokio::task_local! {
+    static TASK_REQUEST: u64;
+}
+
+/// The value the opentelemetry context holds.
+#[derive(Debug)]
+struct OtelRequest(#[allow(dead_code)] u64);
+
+/// A 16-byte future: one `u64` and the state.
+async fn small(a: u64) -> u64 {
+    black_box(a)
+}
+
+/// A 24-byte future: two `u64`s and the state.
+fn medium(a: u64) -> impl Future<Output = u64> + Send + 'static {
+    let b = a + 1;
+    async move { black_box(a) ^ black_box(b) }
+}
+
+/// Runs `body` inside every kind of context this file compares, so that each
+/// case pays the same for its driver.
+fn in_all_contexts<F: Future>(body: F) -> impl Future<Output = F::Output> {
+    let cx = Context::new().with(&REQUEST, 42);
+    let otel_cx = opentelemetry::Context::new().with_value(OtelRequest(42));
+    TASK_REQUEST.scope(
+        42,
+        body.instrument(tracing::info_span!("driver"))
+            .with_context(otel_cx)
+            .in_context(cx),
+    )
+}
+
+/// Spawns `iters` tasks one after the other with `spawn`, awaiting each, and
+/// returns the time it took.
+async fn spawn_join<M, S, F>(iters: u64, make: M, spawn: S) -> Duration
+where
+    M: Fn(u64) -> F,
+    S: Fn(F) -> JoinHandle<u64>,
+{
+    let start = Instant::now();
+    for i in 0..iters {
+        black_box(spawn(make(i)).await.unwrap());
+    }
+    start.elapsed()
+}
+
+// No I/O or time driver: no case uses one, and parking on a driver adds
+// system calls (and noise) that have nothing to do with spawning.
+fn current_thread() -> Runtime {
+    Builder::new_current_thread().build().unwrap()
+}
+
+fn multi_thread() -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// Runs one measurement inside a driver task, so that spawns take the path
+/// they take in a server (a worker's local queue), not the `block_on` one.
+fn run<D>(rt: &Runtime, driver: D) -> Duration
+where
+    D: Future<Output = Duration> + Send + 'static,
+{
+    rt.block_on(rt.spawn(in_all_contexts(driver))).unwrap()
+}
+
+/// Registers the five spawn cases for one future shape on one runtime.
+fn spawn_cases<M, F>(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, shape: &str, make: M)
+where
+    M: Fn(u64) -> F + Copy + Send + 'static,
+    F: Future<Output = u64> + Send + 'static,
+{
+    g.bench_function(format!("{shape}/tokio"), |b| {
+        b.iter_custom(|iters| run(rt, spawn_join(iters, make, tokio::spawn)))
+    });
+    g.bench_function(format!("{shape}/ctx"), |b| {
+        b.iter_custom(|iters| run(rt, spawn_join(iters, make, ctx::spawn)))
+    });
+    g.bench_function(format!("{shape}/opentelemetry"), |b| {
+        b.iter_custom(|iters| {
+            let spawn = |f: F| tokio::spawn(f.with_current_context());
+            run(rt, spawn_join(iters, make, spawn))
+        })
+    });
+    g.bench_function(format!("{shape}/tracing"), |b| {
+        b.iter_custom(|iters| {
+            let spawn = |f: F| tokio::spawn(f.in_current_span());
+            run(rt, spawn_join(iters, make, spawn))
+        })
+    });
+    g.bench_function(format!("{shape}/task_local"), |b| {
+        b.iter_custom(|iters| {
+            let spawn = |f: F| tokio::spawn(TASK_REQUEST.scope(TASK_REQUEST.get(), f));
+            run(rt, spawn_join(iters, make, spawn))
+        })
+    });
+}
+
+fn spawn_current_thread(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut g = c.benchmark_group("spawn_current_thread");
+    spawn_cases(&mut g, &rt, "small", small);
+    spawn_cases(&mut g, &rt, "medium", medium);
+    g.finish();
+}
+
+fn spawn_multi_thread(c: &mut Criterion) {
+    let rt = multi_thread();
+    let mut g = c.benchmark_group("spawn_multi_thread");
+    spawn_cases(&mut g, &rt, "small", small);
+    spawn_cases(&mut g, &rt, "medium", medium);
+    g.finish();
+}
+
+/// Runs `iters` blocking closures one after the other, awaiting each.
+async fn blocking_join<S>(iters: u64, spawn: S) -> Duration
+where
+    S: Fn(u64) -> JoinHandle<u64>,
+{
+    let start = Instant::now();
+    for i in 0..iters {
+        black_box(spawn(i).await.unwrap());
+    }
+    start.elapsed()
+}
+
+fn spawn_blocking(c: &mut Criterion) {
+    // One blocking thread: with more, a closure spawned while the previous
+    // one's thread is still on its way back to idle starts a new thread, and
+    // the cost of thread creation swamps everything else at random.
+    let rt = &Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("spawn_blocking");
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            run(
+                rt,
+                blocking_join(iters, |i| tokio::task::spawn_blocking(move || black_box(i))),
+            )
+        })
+    });
+    g.bench_function("ctx", |b| {
+        b.iter_custom(|iters| {
+            run(
+                rt,
+                blocking_join(iters, |i| ctx::spawn_blocking(move || black_box(i))),
+            )
+        })
+    });
+    g.bench_function("opentelemetry", |b| {
+        b.iter_custom(|iters| {
+            run(
+                rt,
+                blocking_join(iters, |i| {
+                    let cx = opentelemetry::Context::current();
+                    tokio::task::spawn_blocking(move || {
+                        let _guard = cx.attach();
+                        black_box(i)
+                    })
+                }),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = spawn_current_thread, spawn_multi_thread, spawn_blocking
+}
+criterion_main!(benches);

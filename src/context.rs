@@ -68,21 +68,20 @@ pub(crate) struct Entry {
     value: Arc<dyn Any + Send + Sync>,
 }
 
-impl Entry {
-    /// The order entries are kept in: keys with a fork policy first (so that
-    /// "does this context need forking" is a look at the first entry), then
-    /// by the key's address.
-    fn order(key: &'static dyn ErasedKey) -> (bool, usize) {
-        (!key.forks(), key_addr(key))
-    }
+/// The entries of a context, sorted by their key's address, with their
+/// count, in one allocation behind a thin pointer. The header says whether
+/// any of the keys has a fork policy, so that capture need not look.
+type Table = ThinArc<bool, Entry>;
+
+fn table(forks: bool, entries: impl ExactSizeIterator<Item = Entry>) -> Option<Table> {
+    (entries.len() > 0).then(|| ThinArc::from_header_and_iter(forks, entries))
 }
 
-/// The entries of a context, sorted by [`Entry::order`], with their count,
-/// in one allocation behind a thin pointer.
-type Table = ThinArc<(), Entry>;
-
-fn table(entries: impl ExactSizeIterator<Item = Entry>) -> Option<Table> {
-    (entries.len() > 0).then(|| ThinArc::from_header_and_iter((), entries))
+/// Whether an entry other than `key`'s has a fork policy.
+fn others_fork(entries: &[Entry], key: &'static dyn ErasedKey) -> bool {
+    entries
+        .iter()
+        .any(|e| key_addr(e.key) != key_addr(key) && e.key.forks())
 }
 
 /// A key's identity is the address of its `static`.
@@ -176,17 +175,24 @@ impl Context {
     ) -> Context {
         let entry = Entry { key, value };
         let entries = self.entries();
+        let forks = key.forks() || (self.forks() && others_fork(entries, key));
         let entries = match position(entries, key) {
-            Ok(i) => table(Splice {
-                before: entries[..i].iter(),
-                entry: Some(entry),
-                after: entries[i + 1..].iter(),
-            }),
-            Err(i) => table(Splice {
-                before: entries[..i].iter(),
-                entry: Some(entry),
-                after: entries[i..].iter(),
-            }),
+            Ok(i) => table(
+                forks,
+                Splice {
+                    before: entries[..i].iter(),
+                    entry: Some(entry),
+                    after: entries[i + 1..].iter(),
+                },
+            ),
+            Err(i) => table(
+                forks,
+                Splice {
+                    before: entries[..i].iter(),
+                    entry: Some(entry),
+                    after: entries[i..].iter(),
+                },
+            ),
         };
         Context { entries }
     }
@@ -210,11 +216,14 @@ impl Context {
         match position(entries, key) {
             Err(_) => self.clone(),
             Ok(i) => Context {
-                entries: table(Splice {
-                    before: entries[..i].iter(),
-                    entry: None,
-                    after: entries[i + 1..].iter(),
-                }),
+                entries: table(
+                    self.forks() && others_fork(entries, key),
+                    Splice {
+                        before: entries[..i].iter(),
+                        entry: None,
+                        after: entries[i + 1..].iter(),
+                    },
+                ),
             },
         }
     }
@@ -320,25 +329,27 @@ impl Context {
     /// The snapshot to hand to a child task: the same one, unless a key with
     /// a fork policy ([`Key::with_fork`]) holds a value, in which case those
     /// values are forked. O(1) when no key forks.
-    pub(crate) fn fork(&self) -> Context {
-        let entries = self.entries();
-        match entries.first() {
-            Some(first) if first.key.forks() => {
-                let forked = entries.iter().map(|e| Entry {
-                    key: e.key,
-                    value: e.key.fork(&*e.value).unwrap_or_else(|| e.value.clone()),
-                });
-                Context {
-                    entries: table(forked),
-                }
-            }
-            _ => self.clone(),
+    pub(crate) fn fork(self) -> Context {
+        if !self.forks() {
+            return self;
+        }
+        let forked = self.entries().iter().map(|e| Entry {
+            key: e.key,
+            value: e.key.fork(&*e.value).unwrap_or_else(|| e.value.clone()),
+        });
+        Context {
+            entries: table(true, forked),
         }
     }
 
-    /// Captures the current context for a child task.
+    /// Captures the current context for a child task: one reference count
+    /// when no key forks.
     pub(crate) fn capture() -> Context {
         Context::current().fork()
+    }
+
+    fn forks(&self) -> bool {
+        self.entries.as_ref().is_some_and(|t| t.header.header)
     }
 
     fn entries(&self) -> &[Entry] {
@@ -377,8 +388,8 @@ impl Iterator for Splice<'_> {
 impl ExactSizeIterator for Splice<'_> {}
 
 fn position(entries: &[Entry], key: &'static dyn ErasedKey) -> Result<usize, usize> {
-    let wanted = Entry::order(key);
-    entries.binary_search_by(|e| Entry::order(e.key).cmp(&wanted))
+    let wanted = key_addr(key);
+    entries.binary_search_by(|e| key_addr(e.key).cmp(&wanted))
 }
 
 impl fmt::Debug for Context {
@@ -497,6 +508,7 @@ impl Drop for ContextGuard {
 /// Swaps `cx` with the thread's current context and opens a scope; returns
 /// what was there. Used by `Instrumented` to move its context in and out
 /// without cloning it.
+#[inline]
 pub(crate) fn swap_in(cx: &mut Context) -> Option<bool> {
     SLOT.try_with(|slot| {
         let prev = slot.cx.replace(std::mem::take(cx));
@@ -508,12 +520,39 @@ pub(crate) fn swap_in(cx: &mut Context) -> Option<bool> {
 
 /// Undoes [`swap_in`]: `cx` receives the thread's context (with the task's
 /// writes) and the thread gets back what it held before.
+#[inline]
 pub(crate) fn swap_out(cx: &mut Context, scoped: bool) {
     let _ = SLOT.try_with(|slot| {
         let task = slot.cx.replace(std::mem::take(cx));
         *cx = task;
         slot.scoped.set(scoped);
     });
+}
+
+/// Calls `f` with the current context moved out of the slot and put back
+/// afterwards (also on panic). Only for code that runs no user code but a
+/// value's `Clone`: while `f` runs, the slot is empty.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Result<R, AccessError> {
+    struct PutBack<'a> {
+        slot: &'a Slot,
+        cx: Context,
+    }
+    impl Drop for PutBack<'_> {
+        fn drop(&mut self) {
+            // A write made meanwhile (only a `Clone` impl could) is replaced
+            // by the context as it was; the dropped one is dropped after.
+            let _written = self.slot.cx.replace(std::mem::take(&mut self.cx));
+        }
+    }
+    SLOT.try_with(|slot| {
+        let put_back = PutBack {
+            slot,
+            cx: slot.cx.take(),
+        };
+        f(&put_back.cx)
+    })
+    .map_err(|_| AccessError::destroyed())
 }
 
 /// Applies `f` to the current context when a scope is open.

@@ -113,11 +113,18 @@ impl<T: Send + Sync + 'static> Key<T> {
     }
 
     /// Returns a clone of the current value, if any.
+    ///
+    /// No reference count is taken: the context is lent out of the thread's
+    /// slot while `T::clone` runs, so a `Clone` impl that itself reads the
+    /// context sees it empty (and one that panics leaves it in place).
     pub fn get(&'static self) -> Option<T>
     where
         T: Clone,
     {
-        self.with(|v| v.cloned())
+        // Borrow the context out of the slot rather than clone it (two
+        // atomic operations): only `T::clone` runs while it is out, and the
+        // guard puts it back even if that panics.
+        context::with_current(|cx| cx.get(self).cloned()).unwrap_or(None)
     }
 
     /// Calls `f` with a reference to the current value, if any.
@@ -267,13 +274,32 @@ mod tests {
     #[test]
     fn fork_policy_applies_to_children_only() {
         let cx = Context::new().with(&LIST, vec![1]).with(&N, 5);
-        let child = cx.fork();
+        let child = cx.clone().fork();
         assert_eq!(child.get(&LIST), Some(&vec![1, 0]));
         assert_eq!(child.get(&N), Some(&5));
         assert_eq!(cx.get(&LIST), Some(&vec![1]));
         // No forking key: the same snapshot is shared.
         let plain = Context::new().with(&N, 5);
-        assert!(plain.fork().ptr_eq(&plain));
+        assert!(plain.clone().fork().ptr_eq(&plain));
+    }
+
+    #[test]
+    fn get_restores_the_context_when_clone_panics() {
+        #[derive(Debug)]
+        struct Bomb;
+        impl Clone for Bomb {
+            fn clone(&self) -> Bomb {
+                panic!("clone panics");
+            }
+        }
+        static BOMB: Key<Bomb> = Key::new("bomb");
+        let cx = Context::new().with(&BOMB, Bomb).with(&N, 3);
+        cx.run(|| {
+            let r = std::panic::catch_unwind(|| BOMB.get());
+            assert!(r.is_err());
+            assert_eq!(N.get(), Some(3));
+            assert!(Context::current().ptr_eq(&cx));
+        });
     }
 
     #[test]

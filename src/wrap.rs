@@ -1,7 +1,7 @@
 //! Wrappers for closures handed to any executor: rayon, custom thread pools,
 //! callbacks.
 
-use crate::context::Context;
+use crate::context::{enter_owned, Context};
 
 /// Wraps a closure so that it runs in the caller's context, wherever and
 /// whenever it is called: TransmittableThreadLocal's `TtlRunnable`.
@@ -28,7 +28,10 @@ where
     F: FnOnce() -> R,
 {
     let cx = Context::capture();
-    move || cx.run(f)
+    move || {
+        let _guard = enter_owned(cx);
+        f()
+    }
 }
 
 /// Wraps a closure that is called many times (rayon's `for_each` and `map`,

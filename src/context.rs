@@ -427,6 +427,9 @@ pub(crate) struct Slot {
     /// outside any scope are refused: they would otherwise stay on the thread
     /// and reach whatever runs there next.
     pub(crate) scoped: Cell<bool>,
+    /// What the thread held before each `Instrumented` that is being dropped
+    /// (innermost last): see [`park`].
+    parked: Cell<Vec<(Context, bool)>>,
 }
 
 thread_local! {
@@ -434,8 +437,38 @@ thread_local! {
         Slot {
             cx: Cell::new(Context::new()),
             scoped: Cell::new(false),
+            parked: Cell::new(Vec::new()),
         }
     };
+}
+
+/// Makes `cx` current for the drop of the fields that follow it, parking
+/// what the thread held; [`unpark`] puts that back. Drops nest (a future
+/// holding futures), so the parked values form a stack. It grows once per
+/// thread to the deepest nesting, then never allocates again.
+pub(crate) fn park(cx: Context) {
+    let mut cx = Some(cx);
+    let _ = SLOT.try_with(|slot| {
+        let prev = slot.cx.replace(cx.take().unwrap_or_default());
+        let scoped = slot.scoped.replace(true);
+        let mut parked = slot.parked.take();
+        parked.push((prev, scoped));
+        slot.parked.set(parked);
+    });
+}
+
+/// Undoes the innermost [`park`]: the thread gets back what it held, and the
+/// context that was installed is dropped afterwards.
+pub(crate) fn unpark() {
+    let left = SLOT.try_with(|slot| {
+        let mut parked = slot.parked.take();
+        let prev = parked.pop();
+        slot.parked.set(parked);
+        let (prev, scoped) = prev?;
+        slot.scoped.set(scoped);
+        Some(slot.cx.replace(prev))
+    });
+    drop(left);
 }
 
 /// A guard that makes a context current until it is dropped.

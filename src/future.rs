@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::context::{swap_in, swap_out, Context};
+use crate::context::{park, swap_in, swap_out, unpark, Context};
 
 pin_project! {
     /// A future (or stream) that runs inside a [`Context`].
@@ -56,55 +56,65 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Instrumented<F> {
-        cx: Context,
-        // `Option` only so that `PinnedDrop` can drop the future in place,
-        // inside the context, without `unsafe`. It is `Some` until then.
+        // Fields drop in order, and that order drops the future inside its
+        // context without `unsafe` and without an `Option` around it (which
+        // would cost a word in every spawned task): `cx` installs the
+        // context, `inner` drops, `exit` restores the thread.
+        cx: DropIn,
         #[pin]
-        inner: Option<F>,
-    }
-
-    impl<F> PinnedDrop for Instrumented<F> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            let mut inner = this.inner;
-            if inner.is_some() {
-                let _restore = Restore::enter(this.cx);
-                inner.set(None);
-            }
-        }
+        inner: F,
+        exit: DropOut,
     }
 }
 
-const PRESENT: &str = "`Instrumented` holds its inner value until it is dropped";
+/// The context of an `Instrumented`; installs it when dropped.
+#[derive(Default)]
+struct DropIn(Context);
+
+impl Drop for DropIn {
+    fn drop(&mut self) {
+        park(std::mem::take(&mut self.0));
+    }
+}
+
+/// Restores the thread after the future's drop.
+struct DropOut;
+
+impl Drop for DropOut {
+    fn drop(&mut self) {
+        unpark();
+    }
+}
 
 impl<F> Instrumented<F> {
     /// Wraps `inner` so that it runs in `cx`.
     pub fn new(inner: F, cx: Context) -> Instrumented<F> {
         Instrumented {
-            cx,
-            inner: Some(inner),
+            cx: DropIn(cx),
+            inner,
+            exit: DropOut,
         }
     }
 
     /// Returns the context this future runs in, with the writes it made so
     /// far.
     pub fn context(&self) -> &Context {
-        &self.cx
+        &self.cx.0
     }
 
     /// Returns a reference to the inner future or stream.
     pub fn inner(&self) -> &F {
-        self.inner.as_ref().expect(PRESENT)
+        &self.inner
     }
 
     /// Returns a mutable reference to the inner future or stream.
     pub fn inner_mut(&mut self) -> &mut F {
-        self.inner.as_mut().expect(PRESENT)
+        &mut self.inner
     }
 
     /// Returns a pinned mutable reference to the inner future or stream.
     pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
-        self.project().inner.as_pin_mut().expect(PRESENT)
+        self.project().inner
     }
 
     /// Takes the inner future or stream out, dropping the context.
@@ -113,9 +123,17 @@ impl<F> Instrumented<F> {
     }
 
     /// Takes the inner future or stream and its context out.
-    pub fn into_parts(mut self) -> (F, Context) {
-        let inner = self.inner.take().expect(PRESENT);
-        let cx = std::mem::take(&mut self.cx);
+    pub fn into_parts(self) -> (F, Context) {
+        let Instrumented {
+            cx: mut shell,
+            inner,
+            exit,
+        } = self;
+        let cx = std::mem::take(&mut shell.0);
+        // Taken apart, nothing is dropped in the context: disarm both drop
+        // hooks (the context was moved out of `shell`, so nothing leaks).
+        std::mem::forget(shell);
+        std::mem::forget(exit);
         (inner, cx)
     }
 }
@@ -164,8 +182,8 @@ impl<F: Future> Future for Instrumented<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _restore = Restore::enter(this.cx);
-        this.inner.as_pin_mut().expect(PRESENT).poll(cx)
+        let _restore = Restore::enter(&mut this.cx.0);
+        this.inner.poll(cx)
     }
 }
 
@@ -175,8 +193,8 @@ impl<S: Stream> Stream for Instrumented<S> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
-        let _restore = Restore::enter(this.cx);
-        this.inner.as_pin_mut().expect(PRESENT).poll_next(cx)
+        let _restore = Restore::enter(&mut this.cx.0);
+        this.inner.poll_next(cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -187,7 +205,7 @@ impl<S: Stream> Stream for Instrumented<S> {
 impl<F: fmt::Debug> fmt::Debug for Instrumented<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Instrumented")
-            .field("cx", &self.cx)
+            .field("cx", &self.cx.0)
             .field("inner", &self.inner)
             .finish()
     }

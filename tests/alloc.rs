@@ -92,6 +92,10 @@ fn allocation_budget() {
     });
     assert_eq!(n, 0, "1001 polls of an Instrumented");
     assert_eq!(out, Some(0));
+    // The first drop of an `Instrumented` on a thread grows the thread's
+    // stack of parked contexts once; after that, drops allocate nothing.
+    let (n, _) = allocations(|| drop(Countdown(0).in_context(captured.clone())));
+    assert!(n <= 1, "first drop on this thread: {n}");
     let (n, _) = allocations(|| drop(fut));
     assert_eq!(n, 0, "drop inside the context");
 

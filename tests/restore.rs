@@ -220,6 +220,35 @@ fn accessors_expose_the_context_and_inner() {
     assert_eq!(fut.context().get(&VALUE), Some(&"a"));
     let (inner, cx) = fut.into_parts();
     assert_eq!(cx.get(&VALUE), Some(&"a"));
+    // Taking it apart installs nothing and leaves no scope open.
+    assert_eq!(VALUE.get(), None);
+    assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
     let mut fut = inner.in_context(cx);
     assert_eq!(fut.inner_mut().clone().into_inner(), 3);
+}
+
+#[test]
+fn nested_drops_each_see_their_own_context() {
+    let (outer_probe, outer_seen) = probe();
+    let (inner_probe, inner_seen) = probe();
+    let inner = async move {
+        let _p = inner_probe;
+        std::future::pending::<()>().await;
+    }
+    .in_context(Context::new().with(&VALUE, "inner"));
+    let outer = async move {
+        // Declared first, so it drops after `inner`.
+        let _p = outer_probe;
+        inner.await;
+    }
+    .in_context(Context::new().with(&VALUE, "outer"));
+    let mut outer = task::spawn(outer);
+    assert!(outer.poll().is_pending());
+    Context::new().with(&VALUE, "thread").run(|| {
+        drop(outer);
+        assert_eq!(VALUE.get(), Some("thread"));
+    });
+    assert_eq!(*inner_seen.lock().unwrap(), [Some("inner")]);
+    assert_eq!(*outer_seen.lock().unwrap(), [Some("outer")]);
+    assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
 }

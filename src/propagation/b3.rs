@@ -388,13 +388,7 @@ mod tests {
     }
 
     fn multi(pairs: &[(&str, &str)]) -> Option<TraceContext> {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
+        let h = crate::propagation::header_map(pairs);
         let mut p = Propagated::new();
         B3Propagator::new().extract(&h, &mut p);
         p.trace

@@ -495,20 +495,27 @@ pub fn inject(from: &Propagated, carrier: &mut dyn Injector) {
     default_propagators().inject(from, carrier);
 }
 
+/// A header map with `pairs` appended in order (repeated names kept), for
+/// the propagators' tests.
+#[cfg(test)]
+pub(crate) fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::trace::{SpanId, TraceFlags, TraceId};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
+        header_map(pairs)
     }
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -621,13 +628,8 @@ mod tests {
         let pairs: Vec<(String, String)> = (0..7)
             .map(|i| ("tracestate".into(), format!("k{i}=v")))
             .collect();
-        let mut h = HeaderMap::new();
-        for (k, v) in &pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let h = header_map(&borrowed);
         let fields = Fields::collect(&h, "tracestate");
         let got: Vec<&[u8]> = fields.as_slice().to_vec();
         let want: Vec<&[u8]> = pairs.iter().map(|(_, v)| v.as_bytes()).collect();

@@ -263,3 +263,25 @@ async fn layer_around_the_whole_router_over_the_network() {
     assert_eq!(res.status(), 404);
     assert_eq!(echoed(&res).0, TRACE);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_id_found_by_a_propagator_is_echoed() {
+    use ctx::propagation::{Propagators, RequestIdPropagator};
+    use tower::ServiceExt;
+
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .layer(ContextLayer::new().propagators(
+            Propagators::new().with(RequestIdPropagator::with_header("x-correlation-id")),
+        ));
+    let res = app
+        .oneshot(
+            http::Request::get("/")
+                .header("x-correlation-id", "corr-9")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "corr-9");
+}

@@ -20,7 +20,9 @@ use super::access_log::{AccessLog, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{FutureExt, Instrumented};
-use crate::propagation::{Propagators, RequestId, TraceParent};
+use crate::propagation::{
+    B3Propagator, BaggagePropagator, Propagators, RequestId, TraceContextPropagator, TraceParent,
+};
 use crate::trace::TraceContext;
 
 /// Whether to believe the trace context a caller sends.
@@ -137,7 +139,11 @@ impl ContextLayer {
     pub fn new() -> ContextLayer {
         ContextLayer {
             config: Arc::new(Config {
-                propagators: Propagators::new(),
+                // The request id is the layer's own (`request_id_header`).
+                propagators: Propagators::empty()
+                    .with(TraceContextPropagator::new())
+                    .with(BaggagePropagator::new())
+                    .with(B3Propagator::new()),
                 trust: Trust::Inbound,
                 echo_traceparent: true,
                 request_id_header: Some(HeaderName::from_static("x-request-id")),
@@ -152,7 +158,9 @@ impl ContextLayer {
     }
 
     /// Sets the formats read from requests (in order; the first one present
-    /// wins). The request id is read from [`request_id_header`] in addition.
+    /// wins). Default: W3C trace context, W3C baggage, B3. The request id is
+    /// read from [`request_id_header`], unless one of these propagators found
+    /// one first.
     ///
     /// [`request_id_header`]: ContextLayer::request_id_header
     pub fn propagators(self, propagators: Propagators) -> ContextLayer {
@@ -244,13 +252,19 @@ impl Config {
     fn seed<B>(&self, req: &Request<B>) -> (Context, Echo, Option<Box<AccessLog>>) {
         let headers = req.headers();
         let mut inbound = self.propagators.extract(headers);
-        // The request id header as it came, to echo without copying it.
+        // The request id, read once: from the layer's header (kept as it came,
+        // to echo without copying), unless a configured propagator found one.
         let mut request_id_header = None;
         if let Some(name) = &self.request_id_header {
-            if let Some(value) = headers.get(name) {
-                if let Some(id) = RequestId::parse(value.as_bytes()) {
-                    request_id_header = Some(value.clone());
-                    inbound.request_id.get_or_insert(id);
+            match &inbound.request_id {
+                Some(id) => request_id_header = HeaderValue::from_str(id.as_str()).ok(),
+                None => {
+                    if let Some(value) = headers.get(name) {
+                        inbound.request_id = RequestId::parse(value.as_bytes());
+                        if inbound.request_id.is_some() {
+                            request_id_header = Some(value.clone());
+                        }
+                    }
                 }
             }
         }

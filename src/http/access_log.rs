@@ -14,6 +14,31 @@ use crate::trace::{SpanId, TraceContext, TraceId};
 /// (`RUST_LOG=ctx::access=info`) or route them to their own file.
 pub const ACCESS_LOG_TARGET: &str = "ctx::access";
 
+/// Runs `$body` with `$name` a constant equal to `$level`: `tracing`'s
+/// macros need the level of a callsite at compile time, the layer has it at
+/// run time.
+macro_rules! at_level {
+    ($level:expr, |$name:ident| $body:expr) => {{
+        let level: Level = $level;
+        if level == Level::ERROR {
+            const $name: Level = Level::ERROR;
+            $body
+        } else if level == Level::WARN {
+            const $name: Level = Level::WARN;
+            $body
+        } else if level == Level::INFO {
+            const $name: Level = Level::INFO;
+            $body
+        } else if level == Level::DEBUG {
+            const $name: Level = Level::DEBUG;
+            $body
+        } else {
+            const $name: Level = Level::TRACE;
+            $body
+        }
+    }};
+}
+
 /// Where the request went: the route template when a router told us (axum's
 /// `MatchedPath`), otherwise the path.
 #[derive(Clone, Debug)]
@@ -83,38 +108,30 @@ impl AccessLog {
 
     /// Emits the event. Called once, inside the request's context.
     pub(crate) fn emit(self: Box<Self>, outcome: Outcome) {
-        let level = self.level;
-        macro_rules! event {
-            ($level:expr) => {
-                tracing::event!(
-                    target: ACCESS_LOG_TARGET,
-                    $level,
-                    method = %self.method,
-                    route = %self.route,
-                    status = self.status.map(|s| s.as_u16()),
-                    latency_us = self.start.elapsed().as_micros() as u64,
-                    trace_id = %self.trace_id,
-                    span_id = %self.span_id,
-                    parent_span_id = self.parent_span_id.map(tracing::field::display),
-                    request_id = self.request_id.as_ref().map(|r| tracing::field::display(r.as_str())),
-                    inbound_trace_id = self.inbound_trace_id.map(tracing::field::display),
-                    outcome = outcome.as_str(),
-                    "request"
-                )
-            };
-        }
-        if level == Level::ERROR {
-            event!(Level::ERROR)
-        } else if level == Level::WARN {
-            event!(Level::WARN)
-        } else if level == Level::INFO {
-            event!(Level::INFO)
-        } else if level == Level::DEBUG {
-            event!(Level::DEBUG)
-        } else {
-            event!(Level::TRACE)
-        }
+        at_level!(self.level, |LEVEL| tracing::event!(
+            target: ACCESS_LOG_TARGET,
+            LEVEL,
+            method = %self.method,
+            route = %self.route,
+            status = self.status.map(|s| s.as_u16()),
+            latency_us = self.start.elapsed().as_micros() as u64,
+            trace_id = %self.trace_id,
+            span_id = %self.span_id,
+            parent_span_id = self.parent_span_id.map(tracing::field::display),
+            request_id = self.request_id.as_ref().map(|r| tracing::field::display(r.as_str())),
+            inbound_trace_id = self.inbound_trace_id.map(tracing::field::display),
+            outcome = outcome.as_str(),
+            "request"
+        ))
     }
+}
+
+/// Whether a subscriber listens to the access log at `level`.
+pub(crate) fn enabled(level: Level) -> bool {
+    at_level!(
+        level,
+        |LEVEL| tracing::enabled!(target: ACCESS_LOG_TARGET, LEVEL)
+    )
 }
 
 impl Outcome {

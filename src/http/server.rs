@@ -16,7 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
 
-use super::access_log::{AccessLog, Route};
+use super::access_log::{self, AccessLog, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{FutureExt, Instrumented};
@@ -280,7 +280,7 @@ impl Config {
         // Skip the record (a clock read, copies) when no subscriber wants it.
         let log = self
             .access_log
-            .filter(|l| access_log_enabled(*l))
+            .filter(|l| access_log::enabled(*l))
             .map(|level| {
                 let mut log = AccessLog::new(level, req.method().clone(), Route::of(req), &server);
                 log.request_id = inbound.request_id.clone();
@@ -294,23 +294,6 @@ impl Config {
         inbound.trace = Some(server);
         let cx = inbound.to_context(&Context::current());
         (cx, echo, log)
-    }
-}
-
-/// Whether a subscriber listens to the access log at `level`.
-fn access_log_enabled(level: Level) -> bool {
-    use super::ACCESS_LOG_TARGET as T;
-    use tracing::enabled;
-    if level == Level::ERROR {
-        enabled!(target: T, Level::ERROR)
-    } else if level == Level::WARN {
-        enabled!(target: T, Level::WARN)
-    } else if level == Level::INFO {
-        enabled!(target: T, Level::INFO)
-    } else if level == Level::DEBUG {
-        enabled!(target: T, Level::DEBUG)
-    } else {
-        enabled!(target: T, Level::TRACE)
     }
 }
 

@@ -153,9 +153,23 @@ async fn untrusted_callers_start_a_new_trace_and_lose_baggage() {
     );
 }
 
+/// One GET `/` through `app`, with `headers`, no network.
+async fn oneshot_get(
+    app: axum::Router,
+    headers: &[(&str, &str)],
+) -> http::Response<axum::body::Body> {
+    use tower::ServiceExt;
+    let mut req = http::Request::get("/");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    app.oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn echo_headers_can_be_switched_off() {
-    use tower::ServiceExt;
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "ok" }))
         .layer(
@@ -164,14 +178,7 @@ async fn echo_headers_can_be_switched_off() {
                 .request_id_header(None)
                 .access_log(None),
         );
-    let res = app
-        .oneshot(
-            http::Request::get("/")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = oneshot_get(app, &[]).await;
     assert_eq!(res.status(), 200);
     assert!(!res.headers().contains_key("traceparent"));
     assert!(!res.headers().contains_key("x-request-id"));
@@ -182,7 +189,6 @@ async fn extractors_need_the_layer() {
     use axum::routing::get;
     use ctx::trace::TraceContext;
     use http_body_util::BodyExt;
-    use tower::ServiceExt;
 
     async fn handler(trace: TraceContext, cx: ctx::Context) -> String {
         assert!(cx.contains(&ctx::trace::TRACE_CONTEXT));
@@ -191,15 +197,8 @@ async fn extractors_need_the_layer() {
     let with = axum::Router::new()
         .route("/", get(handler))
         .layer(ContextLayer::new());
-    let res = with
-        .oneshot(
-            http::Request::get("/")
-                .header("traceparent", traceparent())
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let tp = traceparent();
+    let res = oneshot_get(with, &[("traceparent", &tp)]).await;
     assert_eq!(res.status(), 200);
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, TRACE);
@@ -208,25 +207,11 @@ async fn extractors_need_the_layer() {
     let routed = axum::Router::new()
         .route("/", get(handler))
         .route_layer(ContextLayer::new());
-    let res = routed
-        .oneshot(
-            http::Request::get("/")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = oneshot_get(routed, &[]).await;
     assert_eq!(res.status(), 200);
 
     let without = axum::Router::new().route("/", get(handler));
-    let res = without
-        .oneshot(
-            http::Request::get("/")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = oneshot_get(without, &[]).await;
     assert_eq!(res.status(), 500);
     let body = res.into_body().collect().await.unwrap().to_bytes();
     let body = String::from_utf8(body.to_vec()).unwrap();
@@ -267,21 +252,12 @@ async fn layer_around_the_whole_router_over_the_network() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_request_id_found_by_a_propagator_is_echoed() {
     use ctx::propagation::{Propagators, RequestIdPropagator};
-    use tower::ServiceExt;
 
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "ok" }))
         .layer(ContextLayer::new().propagators(
             Propagators::new().with(RequestIdPropagator::with_header("x-correlation-id")),
         ));
-    let res = app
-        .oneshot(
-            http::Request::get("/")
-                .header("x-correlation-id", "corr-9")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = oneshot_get(app, &[("x-correlation-id", "corr-9")]).await;
     assert_eq!(res.headers()["x-request-id"], "corr-9");
 }

@@ -19,7 +19,7 @@ use tracing::Level;
 use super::access_log::{self, AccessLog, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::Context;
-use crate::future::{FutureExt, Instrumented};
+use crate::future::{poll_in, FutureExt, Instrumented};
 use crate::propagation::{
     B3Propagator, BaggagePropagator, Propagators, RequestId, TraceContextPropagator, TraceParent,
 };
@@ -289,7 +289,9 @@ impl Config {
             });
         let echo = Echo {
             traceparent: TraceParent::from(&server),
+            echo_traceparent: self.echo_traceparent,
             request_id: request_id_header,
+            request_id_header: self.request_id_header.clone(),
         };
         inbound.trace = Some(server);
         let cx = inbound.to_context(&Context::current());
@@ -311,50 +313,54 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (cx, echo, log) = self.config.seed(&req);
+        let (mut cx, echo, log) = self.config.seed(&req);
         // `call` itself runs in the context too: services often do work
-        // (and log) before returning their future.
-        let inner = cx.run(|| self.inner.call(req));
+        // (and log) before returning their future. The context is moved in
+        // and out of the thread's slot, not cloned.
+        let inner = poll_in(&mut cx, || self.inner.call(req));
         ResponseFuture {
             inner: inner.in_context(cx),
-            state: Some(State {
-                config: self.config.clone(),
-                echo,
-                log,
-            }),
+            state: Some(State { echo, log }),
         }
     }
 }
 
 /// What the response headers echo: the server span, and the request id as
-/// it came in.
+/// it came in. Carries the layer's settings it needs, so that the response
+/// future holds no reference count on the layer's configuration.
 #[derive(Debug)]
 struct Echo {
     traceparent: TraceParent,
+    echo_traceparent: bool,
     request_id: Option<HeaderValue>,
+    request_id_header: Option<HeaderName>,
 }
 
 impl Echo {
     /// Writes the headers. Both values share one allocation: the request id
     /// that stands in when none came is the trace-id part of `traceparent`.
-    fn write(self, config: &Config, headers: &mut http::HeaderMap) {
-        let id_header = config.request_id_header.as_ref();
-        let needs_line =
-            config.echo_traceparent || (id_header.is_some() && self.request_id.is_none());
-        let line = needs_line.then(|| Bytes::from_owner(self.traceparent.to_bytes()));
-        if let (true, Some(line)) = (config.echo_traceparent, &line) {
-            if let Ok(v) = HeaderValue::from_maybe_shared(line.clone()) {
-                headers.insert(TRACEPARENT.clone(), v);
-            }
-        }
-        if let Some(name) = id_header {
+    fn write(self, headers: &mut http::HeaderMap) {
+        let Echo {
+            traceparent,
+            echo_traceparent,
+            request_id,
+            request_id_header,
+        } = self;
+        let needs_line = echo_traceparent || (request_id_header.is_some() && request_id.is_none());
+        let line = needs_line.then(|| Bytes::from_owner(traceparent.to_bytes()));
+        if let Some(name) = request_id_header {
             // "00-" then the 32 hex digits of the trace id.
-            let v = self.request_id.or_else(|| {
-                let line = line?;
+            let v = request_id.or_else(|| {
+                let line = line.as_ref()?;
                 HeaderValue::from_maybe_shared(line.slice(3..35)).ok()
             });
             if let Some(v) = v {
-                headers.insert(name.clone(), v);
+                headers.insert(name, v);
+            }
+        }
+        if let (true, Some(line)) = (echo_traceparent, line) {
+            if let Ok(v) = HeaderValue::from_maybe_shared(line) {
+                headers.insert(TRACEPARENT.clone(), v);
             }
         }
     }
@@ -364,7 +370,6 @@ static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 #[derive(Debug)]
 struct State {
-    config: Arc<Config>,
     echo: Echo,
     log: Option<Box<AccessLog>>,
 }
@@ -400,11 +405,7 @@ where
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,
         };
-        let State {
-            config,
-            echo,
-            mut log,
-        } = this
+        let State { echo, mut log } = this
             .state
             .take()
             .expect("`ResponseFuture` polled after completion");
@@ -412,7 +413,7 @@ where
         let request_cx = this.inner.context().clone();
         match result {
             Ok(mut response) => {
-                echo.write(&config, response.headers_mut());
+                echo.write(response.headers_mut());
                 if let Some(log) = &mut log {
                     log.status = Some(response.status());
                 }

@@ -258,20 +258,33 @@ pub(crate) fn decode_hex_u8(hex: &[u8]) -> Option<u8> {
     }
 }
 
+/// The 8 lowercase hex digits of `v`, most significant first, computed a
+/// word at a time: each nibble is spread into a byte of its own, then turned
+/// into its ASCII digit without a table lookup or a branch per digit.
 #[inline]
-fn encode_hex_u128(v: u128, out: &mut [u8]) {
-    let n = out.len();
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = HEX_DIGITS[((v >> (4 * (n - 1 - i))) & 0xf) as usize];
-    }
+fn hex8(v: u32) -> [u8; 8] {
+    let x = u64::from(v);
+    let x = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+    let x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+    let x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+    // 1 in each byte whose nibble is 10 or more.
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    // '0' + n for digits, 'a' + (n - 10) = '0' + n + 39 for letters.
+    (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
 }
 
+/// Writes the 32 lowercase hex digits of `v` into `out` (32 bytes).
+#[inline]
+fn encode_hex_u128(v: u128, out: &mut [u8]) {
+    encode_hex_u64((v >> 64) as u64, &mut out[..16]);
+    encode_hex_u64(v as u64, &mut out[16..32]);
+}
+
+/// Writes the 16 lowercase hex digits of `v` into `out` (16 bytes).
 #[inline]
 fn encode_hex_u64(v: u64, out: &mut [u8]) {
-    let n = out.len();
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = HEX_DIGITS[((v >> (4 * (n - 1 - i))) & 0xf) as usize];
-    }
+    out[..8].copy_from_slice(&hex8((v >> 32) as u32));
+    out[8..16].copy_from_slice(&hex8(v as u32));
 }
 
 /// Writes two lowercase hex digits.
@@ -293,6 +306,27 @@ pub(crate) fn ascii_str(buf: &[u8]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex8_matches_the_formatter() {
+        let samples = [0u32, 1, 9, 10, 15, 16, 0x0123_4567, 0x89ab_cdef, 0xa0b0_c0d0, u32::MAX];
+        let more = (0..4096u32).map(|i| i.wrapping_mul(0x9e37_79b9) ^ (i << 3));
+        for v in samples.into_iter().chain(more) {
+            assert_eq!(ascii_str(&hex8(v)), format!("{v:08x}"), "{v:#x}");
+        }
+    }
+
+    #[test]
+    fn ids_encode_as_lowercase_hex() {
+        for v in [1u128, 0xf, u128::MAX, 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736] {
+            let mut buf = [0u8; 32];
+            encode_hex_u128(v, &mut buf);
+            assert_eq!(ascii_str(&buf), format!("{v:032x}"));
+            let mut buf = [0u8; 16];
+            encode_hex_u64(v as u64, &mut buf);
+            assert_eq!(ascii_str(&buf), format!("{:016x}", v as u64));
+        }
+    }
 
     /// (input, expected, reason)
     const TRACE_ID_VECTORS: &[(&str, Option<u128>, &str)] = &[

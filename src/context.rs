@@ -1,16 +1,15 @@
 //! [`Context`]: an immutable snapshot of typed values, and the per-thread slot
 //! that holds the current one.
 
-use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use triomphe::ThinArc;
 
 use crate::error::AccessError;
 use crate::key::{ErasedKey, Key};
+use crate::value::Value;
 
 /// An immutable snapshot of typed values: the request context.
 ///
@@ -60,12 +59,21 @@ pub struct Context {
 impl std::panic::UnwindSafe for Context {}
 impl std::panic::RefUnwindSafe for Context {}
 
-/// One value in a context: its key and the value behind a shared pointer, so
-/// that copy-on-write copies pointers, never values.
+/// One value in a context: its key and the value (see [`Value`]: shared, or
+/// cheap to clone).
 #[derive(Clone)]
 pub(crate) struct Entry {
     key: &'static dyn ErasedKey,
-    value: Arc<dyn Any + Send + Sync>,
+    value: Value,
+}
+
+impl Entry {
+    pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Entry {
+        Entry {
+            key,
+            value: Value::new(value),
+        }
+    }
 }
 
 /// The entries of a context, sorted by their key's address, with their
@@ -147,9 +155,12 @@ impl Context {
     /// Returns a new context with `value` stored under `key`, replacing what
     /// was there. `self` is unchanged.
     ///
-    /// Cost: two allocations (the value, and the new snapshot's table); the
-    /// other values are shared with `self`, not copied: each costs one
-    /// reference count and a 32-byte copy of its table entry.
+    /// Cost: two allocations (the value, and the new snapshot's table; the
+    /// crate's own request values, such as
+    /// [`TraceContext`](crate::trace::TraceContext), are held in the table
+    /// and cost only the table); the other values are shared with `self`,
+    /// not copied: each costs one reference count and a copy of its table
+    /// entry.
     ///
     /// # Examples
     ///
@@ -165,36 +176,41 @@ impl Context {
     /// ```
     #[must_use = "`with` returns a new context and leaves `self` unchanged"]
     pub fn with<T: Send + Sync + 'static>(&self, key: &'static Key<T>, value: T) -> Context {
-        self.with_erased(key, Arc::new(value))
+        self.with_entries([Some(Entry::new(key, value))])
     }
 
-    pub(crate) fn with_erased(
-        &self,
-        key: &'static dyn ErasedKey,
-        value: Arc<dyn Any + Send + Sync>,
-    ) -> Context {
-        let entry = Entry { key, value };
+    /// Returns a new context with every given entry stored, replacing what
+    /// was there under the same keys, built in one allocation. Entries must
+    /// have distinct keys (a later one would be dropped).
+    pub(crate) fn with_entries<const N: usize>(&self, new: [Option<Entry>; N]) -> Context {
         let entries = self.entries();
-        let forks = key.forks() || (self.forks() && others_fork(entries, key));
-        let entries = match position(entries, key) {
-            Ok(i) => table(
-                forks,
-                Splice {
-                    before: entries[..i].iter(),
-                    entry: Some(entry),
-                    after: entries[i + 1..].iter(),
-                },
-            ),
-            Err(i) => table(
-                forks,
-                Splice {
-                    before: entries[..i].iter(),
-                    entry: Some(entry),
-                    after: entries[i..].iter(),
-                },
-            ),
+        // The new entries' order by key, `None`s last: indices are sorted
+        // rather than the (larger) entries themselves.
+        let mut order = [0; N];
+        let mut added = 0;
+        let mut replaced = 0;
+        let mut forks = self.forks();
+        for (i, e) in new.iter().enumerate() {
+            order[i] = i;
+            if let Some(e) = e {
+                added += 1;
+                replaced += usize::from(position(entries, e.key).is_ok());
+                forks |= e.key.forks();
+            }
+        }
+        order.sort_unstable_by_key(|&i| new[i].as_ref().map_or(usize::MAX, |e| key_addr(e.key)));
+        // (A replaced entry's key is the new entry's key, with the same fork
+        // policy, so `self.forks()` stays right for the entries kept.)
+        let merge = Merge {
+            old: entries,
+            new,
+            order,
+            next_new: 0,
+            len: entries.len() + added - replaced,
         };
-        Context { entries }
+        Context {
+            entries: table(forks, merge),
+        }
     }
 
     /// Returns a new context without `key`. `self` is unchanged.
@@ -218,9 +234,8 @@ impl Context {
             Ok(i) => Context {
                 entries: table(
                     self.forks() && others_fork(entries, key),
-                    Splice {
+                    Without {
                         before: entries[..i].iter(),
-                        entry: None,
                         after: entries[i + 1..].iter(),
                     },
                 ),
@@ -234,7 +249,7 @@ impl Context {
     pub fn get<T: Send + Sync + 'static>(&self, key: &'static Key<T>) -> Option<&T> {
         let entries = self.entries();
         let i = position(entries, key).ok()?;
-        entries[i].value.downcast_ref::<T>()
+        entries[i].value.as_any().downcast_ref::<T>()
     }
 
     /// Returns `true` if a value is stored under `key`.
@@ -335,7 +350,10 @@ impl Context {
         }
         let forked = self.entries().iter().map(|e| Entry {
             key: e.key,
-            value: e.key.fork(&*e.value).unwrap_or_else(|| e.value.clone()),
+            value: e
+                .key
+                .fork(e.value.as_any())
+                .unwrap_or_else(|| e.value.clone()),
         });
         Context {
             entries: table(true, forked),
@@ -357,35 +375,79 @@ impl Context {
     }
 }
 
-/// Entries before a position, one entry (or none), entries after: the
-/// copy-on-write copy of a table with one entry put in, replaced or left
-/// out, with an exact length so it is written in one allocation.
-struct Splice<'a> {
-    before: std::slice::Iter<'a, Entry>,
-    entry: Option<Entry>,
-    after: std::slice::Iter<'a, Entry>,
+/// The copy-on-write copy of a table with new entries merged in (a new entry
+/// replaces the old one of its key), in key order, with an exact length so
+/// that it is written in one allocation.
+struct Merge<'a, const N: usize> {
+    old: &'a [Entry],
+    new: [Option<Entry>; N],
+    /// `new`'s indices in key order, `None`s last.
+    order: [usize; N],
+    next_new: usize,
+    len: usize,
 }
 
-impl Iterator for Splice<'_> {
+impl<const N: usize> Iterator for Merge<'_, N> {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        if let Some(e) = self.before.next() {
-            return Some(e.clone());
-        }
-        if let Some(e) = self.entry.take() {
-            return Some(e);
-        }
-        self.after.next().cloned()
+        let new_key = self
+            .order
+            .get(self.next_new)
+            .and_then(|&i| self.new[i].as_ref())
+            .map(|e| key_addr(e.key));
+        let old_key = self.old.first().map(|e| key_addr(e.key));
+        let take_new = match (old_key, new_key) {
+            (Some(old), Some(new)) => {
+                if old == new {
+                    // Replaced: skip the old entry.
+                    self.old = &self.old[1..];
+                }
+                new <= old
+            }
+            (Some(_), None) => false,
+            (None, new) => new.is_some(),
+        };
+        let next = if take_new {
+            let i = self.order[self.next_new];
+            self.next_new += 1;
+            self.new[i].take()
+        } else {
+            let (first, rest) = self.old.split_first()?;
+            self.old = rest;
+            Some(first.clone())
+        };
+        self.len -= usize::from(next.is_some());
+        next
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.before.len() + usize::from(self.entry.is_some()) + self.after.len();
+        (self.len, Some(self.len))
+    }
+}
+
+impl<const N: usize> ExactSizeIterator for Merge<'_, N> {}
+
+/// The copy-on-write copy of a table with one entry left out.
+struct Without<'a> {
+    before: std::slice::Iter<'a, Entry>,
+    after: std::slice::Iter<'a, Entry>,
+}
+
+impl Iterator for Without<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        self.before.next().or_else(|| self.after.next()).cloned()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.before.len() + self.after.len();
         (n, Some(n))
     }
 }
 
-impl ExactSizeIterator for Splice<'_> {}
+impl ExactSizeIterator for Without<'_> {}
 
 fn position(entries: &[Entry], key: &'static dyn ErasedKey) -> Result<usize, usize> {
     let wanted = key_addr(key);
@@ -615,6 +677,30 @@ mod tests {
     static A: Key<u32> = Key::new("a");
     static B: Key<String> = Key::new("b");
     static C: Key<u8> = Key::new("c");
+
+    #[test]
+    fn with_entries_merges_in_one_snapshot() {
+        let base = Context::new().with(&A, 1).with(&B, "b".to_string());
+        // Unsorted, with a gap, replacing one key and adding another.
+        let merged = base.with_entries([Some(Entry::new(&C, 3)), None, Some(Entry::new(&A, 10))]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged.get(&A), Some(&10));
+        assert_eq!(merged.get(&B).map(String::as_str), Some("b"));
+        assert_eq!(merged.get(&C), Some(&3));
+        // The base snapshot is untouched.
+        assert_eq!(base.len(), 2);
+        assert_eq!(base.get(&A), Some(&1));
+        assert_eq!(base.get(&C), None);
+        // Nothing to add: an equal table; into the empty context: just these.
+        assert_eq!(base.with_entries::<1>([None]).len(), 2);
+        let only = Context::new().with_entries([None, Some(Entry::new(&C, 4))]);
+        assert_eq!((only.len(), only.get(&C)), (1, Some(&4)));
+        // Keys stay sorted, so every later lookup still finds its value.
+        let again = merged.with(&B, "c".into()).without(&A);
+        assert_eq!(again.get(&B).map(String::as_str), Some("c"));
+        assert_eq!(again.get(&C), Some(&3));
+        assert_eq!(again.get(&A), None);
+    }
 
     #[test]
     fn empty_context_is_a_null_pointer() {

@@ -1,13 +1,12 @@
 //! [`Key<T>`]: a typed key for a value in the [`Context`].
 
+use crate::context::{self, Context, Entry};
+use crate::error::AccessError;
+use crate::future::Instrumented;
+use crate::value::Value;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
-
-use crate::context::{self, Context};
-use crate::error::AccessError;
-use crate::future::Instrumented;
 
 /// A typed key for a value in the [`Context`].
 ///
@@ -156,8 +155,8 @@ impl<T: Send + Sync + 'static> Key<T> {
     /// Fails when no scope is open on this thread, or while the thread is
     /// being torn down. The value is dropped then.
     pub fn try_set(&'static self, value: T) -> Result<(), AccessError> {
-        let value: Arc<dyn Any + Send + Sync> = Arc::new(value);
-        context::update(|cx| Some(cx.with_erased(self, value)))
+        let entry = Entry::new(self, value);
+        context::update(|cx| Some(cx.with_entries([Some(entry)])))
     }
 
     /// Removes the value from the current scope.
@@ -218,7 +217,7 @@ pub(crate) trait ErasedKey: Send + Sync {
     fn name(&self) -> &'static str;
     fn forks(&self) -> bool;
     /// The forked value, or `None` if the key has no fork policy.
-    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>>;
+    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Value>;
 }
 
 impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
@@ -230,10 +229,10 @@ impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
         self.fork.is_some()
     }
 
-    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>> {
+    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Value> {
         let fork = self.fork?;
         let value = value.downcast_ref::<T>()?;
-        Some(Arc::new(fork(value)))
+        Some(Value::new(fork(value)))
     }
 }
 

@@ -104,6 +104,7 @@ pub mod propagation;
 mod spawn;
 pub mod thread;
 pub mod trace;
+mod value;
 mod wrap;
 
 pub use context::{Context, ContextGuard};

@@ -66,6 +66,12 @@ fn allocation_budget() {
     let (n, _) = allocations(|| cx.with(&K01, 1));
     assert_eq!(n, 2, "with on 64 values (replacing one)");
     drop(bigger);
+    // The crate's own request values are held in the table: one allocation.
+    let trace = ctx::trace::TraceContext::new_root();
+    let (n, traced) = allocations(|| cx.with(&ctx::trace::TRACE_CONTEXT, trace.clone()));
+    assert_eq!(n, 1, "with of a TraceContext");
+    assert_eq!(traced.get(&ctx::trace::TRACE_CONTEXT), Some(&trace));
+    drop(traced);
 
     let _guard = cx.enter();
     // Capture: a reference count, never an allocation, at any size.

@@ -294,7 +294,7 @@ impl Config {
             request_id_header: self.request_id_header.clone(),
         };
         inbound.trace = Some(server);
-        let cx = inbound.to_context(&Context::current());
+        let cx = inbound.into_context(&Context::current());
         (cx, echo, log)
     }
 }

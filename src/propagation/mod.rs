@@ -56,6 +56,7 @@ use std::sync::{Arc, OnceLock};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::baggage::{Baggage, BAGGAGE};
+use crate::context::Entry;
 use crate::trace::{TraceContext, TRACE_CONTEXT};
 use crate::Context;
 
@@ -335,18 +336,28 @@ impl Propagated {
     ///
     /// A server usually replaces `trace` with a child first, so that the
     /// context holds its own span rather than the caller's.
+    ///
+    /// The new snapshot is built in one allocation, whatever the number of
+    /// fields: these values are held in the context's table itself.
     pub fn to_context(&self, cx: &Context) -> Context {
-        let mut cx = cx.clone();
-        if let Some(trace) = &self.trace {
-            cx = cx.with(&TRACE_CONTEXT, trace.clone());
+        self.clone().into_context(cx)
+    }
+
+    /// [`to_context`](Propagated::to_context), moving the fields in.
+    pub(crate) fn into_context(self, cx: &Context) -> Context {
+        let Propagated {
+            trace,
+            baggage,
+            request_id,
+        } = self;
+        if trace.is_none() && baggage.is_empty() && request_id.is_none() {
+            return cx.clone();
         }
-        if !self.baggage.is_empty() {
-            cx = cx.with(&BAGGAGE, self.baggage.clone());
-        }
-        if let Some(id) = &self.request_id {
-            cx = cx.with(&REQUEST_ID, id.clone());
-        }
-        cx
+        cx.with_entries([
+            trace.map(|t| Entry::new(&TRACE_CONTEXT, t)),
+            (!baggage.is_empty()).then(|| Entry::new(&BAGGAGE, baggage)),
+            request_id.map(|id| Entry::new(&REQUEST_ID, id)),
+        ])
     }
 
     /// These fields with the trace context set.

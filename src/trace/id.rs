@@ -309,7 +309,18 @@ mod tests {
 
     #[test]
     fn hex8_matches_the_formatter() {
-        let samples = [0u32, 1, 9, 10, 15, 16, 0x0123_4567, 0x89ab_cdef, 0xa0b0_c0d0, u32::MAX];
+        let samples = [
+            0u32,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0x0123_4567,
+            0x89ab_cdef,
+            0xa0b0_c0d0,
+            u32::MAX,
+        ];
         let more = (0..4096u32).map(|i| i.wrapping_mul(0x9e37_79b9) ^ (i << 3));
         for v in samples.into_iter().chain(more) {
             assert_eq!(ascii_str(&hex8(v)), format!("{v:08x}"), "{v:#x}");
@@ -318,7 +329,12 @@ mod tests {
 
     #[test]
     fn ids_encode_as_lowercase_hex() {
-        for v in [1u128, 0xf, u128::MAX, 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736] {
+        for v in [
+            1u128,
+            0xf,
+            u128::MAX,
+            0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+        ] {
             let mut buf = [0u8; 32];
             encode_hex_u128(v, &mut buf);
             assert_eq!(ascii_str(&buf), format!("{v:032x}"));

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 
 use triomphe::ThinArc;
 
@@ -113,9 +114,8 @@ impl Context {
     /// Returns a snapshot of the current thread's context.
     ///
     /// This is the *capture* step: it costs one reference count, whatever the
-    /// number of values, and allocates nothing. If the thread is being torn
-    /// down and its slot is gone, it returns the empty context (see
-    /// [`Context::try_current`] to tell the difference).
+    /// number of values, and allocates nothing. It works everywhere, also in
+    /// the destructors of other thread-locals while a thread exits.
     ///
     /// # Examples
     ///
@@ -130,17 +130,7 @@ impl Context {
     /// });
     /// ```
     pub fn current() -> Context {
-        Context::try_current().unwrap_or_default()
-    }
-
-    /// Returns a snapshot of the current thread's context, or an error if the
-    /// thread's slot has already been destroyed (during thread teardown).
-    ///
-    /// # Errors
-    ///
-    /// Fails only while thread-local storage is being destroyed.
-    pub fn try_current() -> Result<Context, AccessError> {
-        SLOT.try_with(|slot| {
+        SLOT.with(|slot| {
             // `take` and `set` run no user code: the slot holds the current
             // context only between these two lines, and `set` drops an empty
             // context.
@@ -149,7 +139,6 @@ impl Context {
             slot.cx.set(cx);
             copy
         })
-        .map_err(|_| AccessError::destroyed())
     }
 
     /// Returns a new context with `value` stored under `key`, replacing what
@@ -310,16 +299,6 @@ impl Context {
     /// ```
     pub fn enter(&self) -> ContextGuard {
         enter_owned(self.clone())
-    }
-
-    /// Like [`Context::enter`], but reports a destroyed thread slot instead of
-    /// returning a guard that does nothing.
-    ///
-    /// # Errors
-    ///
-    /// Fails only while thread-local storage is being destroyed.
-    pub fn try_enter(&self) -> Result<ContextGuard, AccessError> {
-        try_enter_owned(self.clone()).map_err(|_| AccessError::destroyed())
     }
 
     /// Runs `f` with this context current, then restores the previous one
@@ -483,54 +462,105 @@ impl fmt::Debug for KeyNames<'_> {
 /// dropped by the caller after the slot is consistent again. So a destructor
 /// that reads or writes the context (re-entrance) can never observe a
 /// half-updated slot, and nothing can panic with "already borrowed".
+///
+/// The slot has no destructor (see [`CurrentCell`]), so reaching it is an
+/// address computation: no "is it initialised, is it destroyed" test on each
+/// of the two swaps of every poll, and it stays usable while the thread's
+/// other thread-locals are being destroyed.
 pub(crate) struct Slot {
-    pub(crate) cx: Cell<Context>,
+    pub(crate) cx: CurrentCell,
     /// `true` while a scope (a guard, an `Instrumented` poll) is open. Writes
     /// outside any scope are refused: they would otherwise stay on the thread
     /// and reach whatever runs there next.
     pub(crate) scoped: Cell<bool>,
-    /// What the thread held before each `Instrumented` that is being dropped
-    /// (innermost last): see [`park`].
-    parked: Cell<Vec<(Context, bool)>>,
+}
+
+/// The cell holding a thread's current context, without drop glue.
+///
+/// Every scope puts back what it found, so the slot is empty whenever a
+/// thread ends, unless a [`ContextGuard`] was leaked (`mem::forget`): only
+/// then is the context that guard installed never dropped, which is the
+/// price of a slot that needs no destructor.
+pub(crate) struct CurrentCell(Cell<ManuallyDrop<Context>>);
+
+impl CurrentCell {
+    const fn new() -> CurrentCell {
+        CurrentCell(Cell::new(ManuallyDrop::new(Context::new())))
+    }
+
+    /// Puts `cx` in and returns what was there.
+    #[inline]
+    pub(crate) fn replace(&self, cx: Context) -> Context {
+        ManuallyDrop::into_inner(self.0.replace(ManuallyDrop::new(cx)))
+    }
+
+    /// Takes the context out, leaving the empty one.
+    #[inline]
+    pub(crate) fn take(&self) -> Context {
+        self.replace(Context::new())
+    }
+
+    /// Puts `cx` in; what was there is dropped after the slot holds `cx`.
+    #[inline]
+    pub(crate) fn set(&self, cx: Context) {
+        drop(self.replace(cx));
+    }
 }
 
 thread_local! {
     pub(crate) static SLOT: Slot = const {
         Slot {
-            cx: Cell::new(Context::new()),
+            cx: CurrentCell::new(),
             scoped: Cell::new(false),
-            parked: Cell::new(Vec::new()),
         }
     };
+
+    /// What the thread held before each `Instrumented` that is being dropped
+    /// (innermost last): see [`park`]. Apart from the slot: it owns a buffer,
+    /// so it needs a destructor, and only drops use it.
+    static PARKED: Cell<Vec<(Context, bool)>> = const { Cell::new(Vec::new()) };
 }
 
 /// Makes `cx` current for the drop of the fields that follow it, parking
 /// what the thread held; [`unpark`] puts that back. Drops nest (a future
 /// holding futures), so the parked values form a stack. It grows once per
-/// thread to the deepest nesting, then never allocates again.
+/// thread to the deepest nesting, then never allocates again. While the
+/// thread's thread-locals are being destroyed the stack may be gone: then
+/// nothing is installed, and `unpark` finds nothing to undo either.
 pub(crate) fn park(cx: Context) {
     let mut cx = Some(cx);
-    let _ = SLOT.try_with(|slot| {
-        let prev = slot.cx.replace(cx.take().unwrap_or_default());
-        let scoped = slot.scoped.replace(true);
-        let mut parked = slot.parked.take();
-        parked.push((prev, scoped));
-        slot.parked.set(parked);
+    let _ = PARKED.try_with(|parked| {
+        let (prev, scoped) = SLOT.with(|slot| {
+            (
+                slot.cx.replace(cx.take().unwrap_or_default()),
+                slot.scoped.replace(true),
+            )
+        });
+        let mut stack = parked.take();
+        stack.push((prev, scoped));
+        parked.set(stack);
     });
 }
 
 /// Undoes the innermost [`park`]: the thread gets back what it held, and the
 /// context that was installed is dropped afterwards.
 pub(crate) fn unpark() {
-    let left = SLOT.try_with(|slot| {
-        let mut parked = slot.parked.take();
-        let prev = parked.pop();
-        slot.parked.set(parked);
-        let (prev, scoped) = prev?;
-        slot.scoped.set(scoped);
-        Some(slot.cx.replace(prev))
-    });
-    drop(left);
+    let prev = PARKED
+        .try_with(|parked| {
+            let mut stack = parked.take();
+            let prev = stack.pop();
+            parked.set(stack);
+            prev
+        })
+        .ok()
+        .flatten();
+    if let Some((prev, scoped)) = prev {
+        let left = SLOT.with(|slot| {
+            slot.scoped.set(scoped);
+            slot.cx.replace(prev)
+        });
+        drop(left);
+    }
 }
 
 /// A guard that makes a context current until it is dropped.
@@ -540,8 +570,7 @@ pub(crate) fn unpark() {
 /// on the thread that made it.
 #[must_use = "the context is current only while the guard lives"]
 pub struct ContextGuard {
-    /// What the slot held before; `None` when the slot was gone and nothing
-    /// was swapped.
+    /// What the slot held before (taken out when it is put back).
     prev: Option<(Context, bool)>,
     _not_send: PhantomData<*const ()>,
 }
@@ -555,69 +584,44 @@ impl fmt::Debug for ContextGuard {
 }
 
 pub(crate) fn enter_owned(cx: Context) -> ContextGuard {
-    match try_enter_owned(cx) {
-        Ok(guard) => guard,
-        Err(cx) => {
-            // The slot is gone (thread teardown): run without a context, and
-            // drop `cx` here rather than inside the thread-local machinery.
-            drop(cx);
-            ContextGuard {
-                prev: None,
-                _not_send: PhantomData,
-            }
-        }
-    }
-}
-
-fn try_enter_owned(cx: Context) -> Result<ContextGuard, Context> {
-    let mut cx = Some(cx);
-    let swapped = SLOT.try_with(|slot| {
-        let new = cx.take().unwrap_or_default();
-        (slot.cx.replace(new), slot.scoped.replace(true))
-    });
-    match swapped {
-        Ok(prev) => Ok(ContextGuard {
-            prev: Some(prev),
-            _not_send: PhantomData,
-        }),
-        Err(_) => Err(cx.unwrap_or_default()),
+    let prev = SLOT.with(|slot| (slot.cx.replace(cx), slot.scoped.replace(true)));
+    ContextGuard {
+        prev: Some(prev),
+        _not_send: PhantomData,
     }
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        if let Some((cx, scoped)) = self.prev.take() {
-            let mut cx = Some(cx);
-            let left = SLOT.try_with(|slot| {
+        if let Some((prev, scoped)) = self.prev.take() {
+            let left = SLOT.with(|slot| {
                 slot.scoped.set(scoped);
-                slot.cx.replace(cx.take().unwrap_or_default())
+                slot.cx.replace(prev)
             });
             // Dropped here, after the slot is consistent: this may run user
             // destructors, which may read the context.
             drop(left);
-            drop(cx);
         }
     }
 }
 
 /// Swaps `cx` with the thread's current context and opens a scope; returns
-/// what was there. Used by `Instrumented` to move its context in and out
-/// without cloning it.
+/// whether one was open. Used by `Instrumented` to move its context in and
+/// out without cloning it.
 #[inline]
-pub(crate) fn swap_in(cx: &mut Context) -> Option<bool> {
-    SLOT.try_with(|slot| {
+pub(crate) fn swap_in(cx: &mut Context) -> bool {
+    SLOT.with(|slot| {
         let prev = slot.cx.replace(std::mem::take(cx));
         *cx = prev;
         slot.scoped.replace(true)
     })
-    .ok()
 }
 
 /// Undoes [`swap_in`]: `cx` receives the thread's context (with the task's
 /// writes) and the thread gets back what it held before.
 #[inline]
 pub(crate) fn swap_out(cx: &mut Context, scoped: bool) {
-    let _ = SLOT.try_with(|slot| {
+    SLOT.with(|slot| {
         let task = slot.cx.replace(std::mem::take(cx));
         *cx = task;
         slot.scoped.set(scoped);
@@ -628,7 +632,7 @@ pub(crate) fn swap_out(cx: &mut Context, scoped: bool) {
 /// afterwards (also on panic). Only for code that runs no user code but a
 /// value's `Clone`: while `f` runs, the slot is empty.
 #[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Result<R, AccessError> {
+pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
     struct PutBack<'a> {
         slot: &'a Slot,
         cx: Context,
@@ -640,19 +644,18 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Result<R, Access
             let _written = self.slot.cx.replace(std::mem::take(&mut self.cx));
         }
     }
-    SLOT.try_with(|slot| {
+    SLOT.with(|slot| {
         let put_back = PutBack {
             slot,
             cx: slot.cx.take(),
         };
         f(&put_back.cx)
     })
-    .map_err(|_| AccessError::destroyed())
 }
 
 /// Applies `f` to the current context when a scope is open.
 pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), AccessError> {
-    SLOT.try_with(|slot| {
+    SLOT.with(|slot| {
         if !slot.scoped.get() {
             return Err(AccessError::no_scope());
         }
@@ -667,7 +670,6 @@ pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), 
         }
         Ok(())
     })
-    .unwrap_or_else(|_| Err(AccessError::destroyed()))
 }
 
 #[cfg(test)]

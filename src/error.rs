@@ -5,8 +5,8 @@ use std::fmt;
 /// Why the current context could not be read or written.
 ///
 /// Returned by the `try_` methods ([`Key::try_set`](crate::Key::try_set),
-/// [`Context::try_current`](crate::Context::try_current), ...). Their plain
-/// twins never fail: they fall back to a documented no-op instead.
+/// [`Key::try_remove`](crate::Key::try_remove)). Their plain twins never
+/// fail: they fall back to a documented no-op instead.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessError {
     kind: Kind,
@@ -15,7 +15,6 @@ pub struct AccessError {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     NoScope,
-    Destroyed,
 }
 
 impl AccessError {
@@ -25,22 +24,10 @@ impl AccessError {
         }
     }
 
-    pub(crate) fn destroyed() -> AccessError {
-        AccessError {
-            kind: Kind::Destroyed,
-        }
-    }
-
     /// `true` if the write was refused because no scope is open on this
     /// thread (see [`Key`](crate::Key#writes-and-scopes)).
     pub fn is_no_scope(&self) -> bool {
         self.kind == Kind::NoScope
-    }
-
-    /// `true` if the thread's context slot has already been destroyed
-    /// (the thread is exiting).
-    pub fn is_destroyed(&self) -> bool {
-        self.kind == Kind::Destroyed
     }
 }
 
@@ -56,7 +43,6 @@ impl fmt::Display for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.kind {
             Kind::NoScope => "no context scope is open on this thread",
-            Kind::Destroyed => "the thread's context slot has been destroyed",
         })
     }
 }

@@ -143,9 +143,8 @@ impl<F> Instrumented<F> {
 /// Being a guard, it also restores when the poll unwinds.
 struct Restore<'a> {
     cx: &'a mut Context,
-    /// The thread's previous scope flag; `None` if the slot is gone and
-    /// nothing was swapped.
-    scoped: Option<bool>,
+    /// The thread's previous scope flag.
+    scoped: bool,
 }
 
 impl<'a> Restore<'a> {
@@ -159,9 +158,7 @@ impl<'a> Restore<'a> {
 impl Drop for Restore<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(scoped) = self.scoped {
-            swap_out(self.cx, scoped);
-        }
+        swap_out(self.cx, self.scoped);
     }
 }
 

@@ -123,7 +123,7 @@ impl<T: Send + Sync + 'static> Key<T> {
         // Borrow the context out of the slot rather than clone it (two
         // atomic operations): only `T::clone` runs while it is out, and the
         // guard puts it back even if that panics.
-        context::with_current(|cx| cx.get(self).cloned()).unwrap_or(None)
+        context::with_current(|cx| cx.get(self).cloned())
     }
 
     /// Calls `f` with a reference to the current value, if any.
@@ -152,8 +152,8 @@ impl<T: Send + Sync + 'static> Key<T> {
     ///
     /// # Errors
     ///
-    /// Fails when no scope is open on this thread, or while the thread is
-    /// being torn down. The value is dropped then.
+    /// Fails when no scope is open on this thread. The value is dropped
+    /// then.
     pub fn try_set(&'static self, value: T) -> Result<(), AccessError> {
         let entry = Entry::new(self, value);
         context::update(|cx| Some(cx.with_entries([Some(entry)])))
@@ -170,8 +170,7 @@ impl<T: Send + Sync + 'static> Key<T> {
     ///
     /// # Errors
     ///
-    /// Fails when no scope is open on this thread, or while the thread is
-    /// being torn down.
+    /// Fails when no scope is open on this thread.
     pub fn try_remove(&'static self) -> Result<(), AccessError> {
         context::update(|cx| cx.contains(self).then(|| cx.without(self)))
     }

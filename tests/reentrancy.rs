@@ -112,3 +112,52 @@ fn future_drop_may_spawn_and_capture() {
     drop(fut);
     assert_eq!(*seen.lock().unwrap(), Some(Some("dropping")));
 }
+
+/// A thread-local whose destructor uses the context while the thread exits:
+/// the slot has no destructor of its own, so it is still there.
+struct UsesContextOnExit(std::sync::mpsc::Sender<(Option<&'static str>, Option<&'static str>)>);
+
+impl Drop for UsesContextOnExit {
+    fn drop(&mut self) {
+        let seen = Context::new().with(&MARK, "exiting").run(|| MARK.get());
+        // Dropping an instrumented future installs its context for the drop,
+        // with the parking stack possibly gone already.
+        let dropped = Arc::new(Mutex::new(None));
+        struct Probe(Arc<Mutex<Option<&'static str>>>);
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                *self.0.lock().unwrap() = MARK.get();
+            }
+        }
+        let probe = Probe(dropped.clone());
+        let fut = async move {
+            let _probe = probe;
+        }
+        .in_context(Context::new().with(&MARK, "future"));
+        drop(fut);
+        let in_drop = *dropped.lock().unwrap();
+        let _ = self.0.send((seen, in_drop));
+        // Nothing is left installed on the thread.
+        assert_eq!(MARK.get(), None);
+    }
+}
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<Option<UsesContextOnExit>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn context_works_in_thread_local_destructors() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        ON_EXIT.with(|slot| *slot.borrow_mut() = Some(UsesContextOnExit(tx)));
+    })
+    .join()
+    .expect("the exiting thread must not panic");
+    let (seen, in_drop) = rx.recv().unwrap();
+    assert_eq!(seen, Some("exiting"));
+    // The future's drop sees its own context (the parking stack is made, or
+    // made again, during the thread's teardown).
+    assert_eq!(in_drop, Some("future"));
+}

@@ -16,6 +16,11 @@
 //! - `opentelemetry`: `opentelemetry::context::FutureExt::with_context`,
 //!   holding a one-value context.
 //!
+//! After criterion's runs, the same cases are measured again interleaved
+//! (rounds of one batch per case, in rotated order) and the per-poll cost
+//! over `bare` is printed as the median of the per-round differences: on a
+//! shared machine the more trustworthy figure.
+//!
 //! Run with `cargo bench --bench poll`.
 
 use std::cell::{Cell, RefCell};
@@ -25,13 +30,16 @@ use std::pin::{pin, Pin};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use ctx::{Context, FutureExt as _, Key};
 use opentelemetry::context::FutureExt as _;
 use tracing::Instrument as _;
 
 /// How many times the measured future returns `Pending`.
 const POLLS: u32 = 1000;
+
+#[path = "support/stats.rs"]
+mod stats;
 
 static REQUEST: Key<u64> = Key::new("request");
 
@@ -146,44 +154,91 @@ impl<F: Future + Unpin> Future for ClonePerPoll<F> {
     }
 }
 
-fn poll(c: &mut Criterion) {
+/// One whole run of the measured future (1000 polls) in one wrapper.
+type Case = (&'static str, Box<dyn Fn() -> u32>);
+
+/// The cases.
+fn cases() -> Vec<Case> {
     let cx = Context::new().with(&REQUEST, 42);
     let otel_cx = opentelemetry::Context::new().with_value(OtelRequest(42));
     let span = tracing::info_span!("request");
     assert!(span.is_disabled(), "no subscriber is installed");
+    let (c1, c2, c3) = (cx.clone(), cx.clone(), cx);
+    vec![
+        ("bare", Box::new(|| drive(PendingN::new()))),
+        (
+            "ctx",
+            Box::new(move || drive(PendingN::new().in_context(c1.clone()))),
+        ),
+        (
+            "cell_swap",
+            Box::new(move || {
+                drive(CellSwap {
+                    cx: c2.clone(),
+                    inner: PendingN::new(),
+                })
+            }),
+        ),
+        (
+            "clone_per_poll",
+            Box::new(move || {
+                drive(ClonePerPoll {
+                    cx: c3.clone(),
+                    inner: PendingN::new(),
+                })
+            }),
+        ),
+        (
+            "task_local",
+            Box::new(|| drive(TASK_REQUEST.scope(42, PendingN::new()))),
+        ),
+        (
+            "tracing",
+            Box::new(move || drive(PendingN::new().instrument(span.clone()))),
+        ),
+        (
+            "opentelemetry",
+            Box::new(move || drive(PendingN::new().with_context(otel_cx.clone()))),
+        ),
+    ]
+}
 
+fn poll(c: &mut Criterion) {
     let mut g = c.benchmark_group("poll");
     g.throughput(Throughput::Elements(u64::from(POLLS)));
-    g.bench_function("bare", |b| b.iter(|| drive(PendingN::new())));
-    g.bench_function("ctx", |b| {
-        b.iter(|| drive(PendingN::new().in_context(cx.clone())))
-    });
-    g.bench_function("cell_swap", |b| {
-        b.iter(|| {
-            drive(CellSwap {
-                cx: cx.clone(),
-                inner: PendingN::new(),
-            })
-        })
-    });
-    g.bench_function("clone_per_poll", |b| {
-        b.iter(|| {
-            drive(ClonePerPoll {
-                cx: cx.clone(),
-                inner: PendingN::new(),
-            })
-        })
-    });
-    g.bench_function("task_local", |b| {
-        b.iter(|| drive(TASK_REQUEST.scope(42, PendingN::new())))
-    });
-    g.bench_function("tracing", |b| {
-        b.iter(|| drive(PendingN::new().instrument(span.clone())))
-    });
-    g.bench_function("opentelemetry", |b| {
-        b.iter(|| drive(PendingN::new().with_context(otel_cx.clone())))
-    });
+    for (name, run) in cases() {
+        g.bench_function(name, |b| b.iter(&run));
+    }
     g.finish();
+}
+
+/// Rounds of the interleaved run, and runs of the future per batch.
+const ROUNDS: usize = 31;
+const BATCH: u32 = 400;
+
+fn interleaved_run() {
+    let cases = cases();
+    let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
+    let times = stats::interleaved(cases.len(), ROUNDS, |i| {
+        let start = std::time::Instant::now();
+        for _ in 0..BATCH {
+            black_box((cases[i].1)());
+        }
+        start.elapsed()
+    });
+    let per_poll = f64::from(BATCH * POLLS);
+    stats::print_over_first("poll (per poll)", &names, &times, per_poll, ("ns", 1e9));
+    stats::print_ratios("time", &names, ROUNDS, &[("ctx", "bare")], |i, r| {
+        times[i][r]
+    });
+    // The target: ctx's overhead against task_local!'s, round by round.
+    stats::print_ratios(
+        "overhead",
+        &names,
+        ROUNDS,
+        &[("ctx", "task_local"), ("cell_swap", "task_local")],
+        |i, r| times[i][r] - times[0][r],
+    );
 }
 
 fn config() -> Criterion {
@@ -198,4 +253,11 @@ criterion_group! {
     config = config();
     targets = poll
 }
-criterion_main!(benches);
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Skipped when a filter is given (`cargo bench --bench poll -- ctx`).
+    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+        interleaved_run();
+    }
+}

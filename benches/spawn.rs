@@ -14,6 +14,11 @@
 //! and `medium`, an `async` block holding two (24 bytes). See the `sizes` bench
 //! for the size of each wrapped future and the allocation tokio makes for it.
 //!
+//! After criterion's runs, the spawn cases are measured again interleaved
+//! (rounds of one batch per case, in rotated order; see `support/stats.rs`)
+//! and the per-round ratios to `tokio::spawn` are printed: on a shared
+//! machine the more trustworthy figures.
+//!
 //! Run with `cargo bench --bench spawn`.
 
 use std::future::Future;
@@ -21,12 +26,15 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, BenchmarkGroup, Criterion};
 use ctx::{Context, FutureExt as _, Key};
 use opentelemetry::context::FutureExt as _;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
+
+#[path = "support/stats.rs"]
+mod stats;
 
 static REQUEST: Key<u64> = Key::new("request");
 
@@ -98,36 +106,82 @@ where
     rt.block_on(rt.spawn(in_all_contexts(driver))).unwrap()
 }
 
+/// One spawn case: runs `iters` spawns and joins in a driver task on the
+/// runtime and returns the time they took.
+type Case = (&'static str, Box<dyn Fn(&Runtime, u64) -> Duration>);
+
+/// The five spawn cases for one future shape.
+fn spawn_fns<M, F>(make: M) -> Vec<Case>
+where
+    M: Fn(u64) -> F + Copy + Send + 'static,
+    F: Future<Output = u64> + Send + 'static,
+{
+    vec![
+        (
+            "tokio",
+            Box::new(move |rt, iters| run(rt, spawn_join(iters, make, tokio::spawn))),
+        ),
+        (
+            "ctx",
+            Box::new(move |rt, iters| run(rt, spawn_join(iters, make, ctx::spawn))),
+        ),
+        (
+            "opentelemetry",
+            Box::new(move |rt, iters| {
+                let spawn = |f: F| tokio::spawn(f.with_current_context());
+                run(rt, spawn_join(iters, make, spawn))
+            }),
+        ),
+        (
+            "tracing",
+            Box::new(move |rt, iters| {
+                let spawn = |f: F| tokio::spawn(f.in_current_span());
+                run(rt, spawn_join(iters, make, spawn))
+            }),
+        ),
+        (
+            "task_local",
+            Box::new(move |rt, iters| {
+                let spawn = |f: F| tokio::spawn(TASK_REQUEST.scope(TASK_REQUEST.get(), f));
+                run(rt, spawn_join(iters, make, spawn))
+            }),
+        ),
+    ]
+}
+
 /// Registers the five spawn cases for one future shape on one runtime.
 fn spawn_cases<M, F>(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, shape: &str, make: M)
 where
     M: Fn(u64) -> F + Copy + Send + 'static,
     F: Future<Output = u64> + Send + 'static,
 {
-    g.bench_function(format!("{shape}/tokio"), |b| {
-        b.iter_custom(|iters| run(rt, spawn_join(iters, make, tokio::spawn)))
-    });
-    g.bench_function(format!("{shape}/ctx"), |b| {
-        b.iter_custom(|iters| run(rt, spawn_join(iters, make, ctx::spawn)))
-    });
-    g.bench_function(format!("{shape}/opentelemetry"), |b| {
-        b.iter_custom(|iters| {
-            let spawn = |f: F| tokio::spawn(f.with_current_context());
-            run(rt, spawn_join(iters, make, spawn))
-        })
-    });
-    g.bench_function(format!("{shape}/tracing"), |b| {
-        b.iter_custom(|iters| {
-            let spawn = |f: F| tokio::spawn(f.in_current_span());
-            run(rt, spawn_join(iters, make, spawn))
-        })
-    });
-    g.bench_function(format!("{shape}/task_local"), |b| {
-        b.iter_custom(|iters| {
-            let spawn = |f: F| tokio::spawn(TASK_REQUEST.scope(TASK_REQUEST.get(), f));
-            run(rt, spawn_join(iters, make, spawn))
-        })
-    });
+    for (case, f) in spawn_fns(make) {
+        g.bench_function(format!("{shape}/{case}"), |b| {
+            b.iter_custom(|iters| f(rt, iters))
+        });
+    }
+}
+
+/// Rounds of the interleaved runs, and spawns per batch.
+const ROUNDS: usize = 25;
+const BATCH: u64 = 10_000;
+
+/// The interleaved runs: every case of one runtime and shape, batch by
+/// batch, and each case's per-round ratio to `tokio::spawn`.
+fn interleaved_runs() {
+    for (runtime, rt) in [
+        ("current_thread", current_thread()),
+        ("multi_thread", multi_thread()),
+    ] {
+        for (shape, cases) in [("small", spawn_fns(small)), ("medium", spawn_fns(medium))] {
+            let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
+            let times = stats::interleaved(cases.len(), ROUNDS, |i| (cases[i].1)(&rt, BATCH));
+            let ratios: Vec<(&str, &str)> = names[1..].iter().map(|n| (*n, "tokio")).collect();
+            let title = format!("spawn_{runtime}/{shape} (per spawn and join)");
+            stats::print_over_first(&title, &names, &times, BATCH as f64, ("ns", 1e9));
+            stats::print_ratios("time", &names, ROUNDS, &ratios, |i, r| times[i][r]);
+        }
+    }
 }
 
 fn spawn_current_thread(c: &mut Criterion) {
@@ -213,4 +267,11 @@ criterion_group! {
     config = config();
     targets = spawn_current_thread, spawn_multi_thread, spawn_blocking
 }
-criterion_main!(benches);
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Skipped when a filter is given (`cargo bench --bench spawn -- ctx`).
+    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+        interleaved_runs();
+    }
+}

@@ -473,6 +473,13 @@ pub(crate) struct Slot {
     /// outside any scope are refused: they would otherwise stay on the thread
     /// and reach whatever runs there next.
     pub(crate) scoped: Cell<bool>,
+    /// How many `Instrumented` drops are in progress on this thread (see
+    /// [`park`]).
+    parks: Cell<usize>,
+    /// What the outermost of them displaced: drops seldom nest, so the
+    /// common case needs no stack.
+    parked_cx: CurrentCell,
+    parked_scoped: Cell<bool>,
 }
 
 /// The cell holding a thread's current context, without drop glue.
@@ -512,55 +519,89 @@ thread_local! {
         Slot {
             cx: CurrentCell::new(),
             scoped: Cell::new(false),
+            parks: Cell::new(0),
+            parked_cx: CurrentCell::new(),
+            parked_scoped: Cell::new(false),
         }
     };
 
-    /// What the thread held before each `Instrumented` that is being dropped
-    /// (innermost last): see [`park`]. Apart from the slot: it owns a buffer,
-    /// so it needs a destructor, and only drops use it.
-    static PARKED: Cell<Vec<(Context, bool)>> = const { Cell::new(Vec::new()) };
+    /// What the thread held before each nested `Instrumented` drop (the
+    /// outermost one's is in the slot), innermost last. Apart from the slot:
+    /// it owns a buffer, so it needs a destructor.
+    static NESTED_PARKS: Cell<Vec<(Context, bool)>> = const { Cell::new(Vec::new()) };
 }
 
 /// Makes `cx` current for the drop of the fields that follow it, parking
-/// what the thread held; [`unpark`] puts that back. Drops nest (a future
-/// holding futures), so the parked values form a stack. It grows once per
-/// thread to the deepest nesting, then never allocates again. While the
-/// thread's thread-locals are being destroyed the stack may be gone: then
-/// nothing is installed, and `unpark` finds nothing to undo either.
+/// what the thread held; [`unpark`] puts that back.
+///
+/// Drops nest (a future holding futures), so the parked values form a
+/// stack: its bottom lives in the slot, which makes the usual, unnested
+/// drop two plain swaps; deeper ones go to a vector that grows once per
+/// thread to the deepest nesting, then never allocates again. (While the
+/// thread's thread-locals are being destroyed that vector may be gone: a
+/// nested drop then runs in the context around it, and `unpark` restores
+/// exactly what `park` displaced.)
+#[inline]
 pub(crate) fn park(cx: Context) {
-    let mut cx = Some(cx);
-    let _ = PARKED.try_with(|parked| {
-        let (prev, scoped) = SLOT.with(|slot| {
-            (
-                slot.cx.replace(cx.take().unwrap_or_default()),
-                slot.scoped.replace(true),
-            )
-        });
-        let mut stack = parked.take();
-        stack.push((prev, scoped));
-        parked.set(stack);
+    SLOT.with(|slot| {
+        let depth = slot.parks.get();
+        slot.parks.set(depth + 1);
+        if depth == 0 {
+            slot.parked_cx.set(slot.cx.replace(cx));
+            slot.parked_scoped.set(slot.scoped.replace(true));
+        } else {
+            park_nested(slot, cx);
+        }
     });
+}
+
+#[cold]
+#[inline(never)]
+fn park_nested(slot: &Slot, cx: Context) {
+    let mut cx = Some(cx);
+    let _ = NESTED_PARKS.try_with(|stack| {
+        let prev = slot.cx.replace(cx.take().unwrap_or_default());
+        let scoped = slot.scoped.replace(true);
+        let mut v = stack.take();
+        v.push((prev, scoped));
+        stack.set(v);
+    });
+    // If the stack is gone, `cx` was not installed: it is dropped here,
+    // outside the slot, and `unpark` finds nothing to undo.
 }
 
 /// Undoes the innermost [`park`]: the thread gets back what it held, and the
 /// context that was installed is dropped afterwards.
+#[inline]
 pub(crate) fn unpark() {
-    let prev = PARKED
-        .try_with(|parked| {
-            let mut stack = parked.take();
-            let prev = stack.pop();
-            parked.set(stack);
-            prev
+    let left = SLOT.with(|slot| {
+        if slot.parks.get() == 1 {
+            slot.parks.set(0);
+            slot.scoped.set(slot.parked_scoped.get());
+            Some(slot.cx.replace(slot.parked_cx.take()))
+        } else {
+            unpark_nested(slot)
+        }
+    });
+    drop(left);
+}
+
+#[cold]
+#[inline(never)]
+fn unpark_nested(slot: &Slot) -> Option<Context> {
+    let depth = slot.parks.get().checked_sub(1)?;
+    slot.parks.set(depth);
+    let (prev, scoped) = NESTED_PARKS
+        .try_with(|stack| {
+            let mut v = stack.take();
+            let top = v.pop();
+            stack.set(v);
+            top
         })
         .ok()
-        .flatten();
-    if let Some((prev, scoped)) = prev {
-        let left = SLOT.with(|slot| {
-            slot.scoped.set(scoped);
-            slot.cx.replace(prev)
-        });
-        drop(left);
-    }
+        .flatten()?;
+    slot.scoped.set(scoped);
+    Some(slot.cx.replace(prev))
 }
 
 /// A guard that makes a context current until it is dropped.

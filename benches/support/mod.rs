@@ -3,6 +3,11 @@
 //! from criterion's estimates.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "stats.rs"]
+mod stats;
+#[allow(unused_imports)] // each bench uses its own subset
+pub use stats::{interleaved, quartiles};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -209,32 +214,6 @@ pub fn print_added(group: &str, cases: &[&str], baseline: &str, ratios: &[(&str,
     }
 }
 
-/// Times `rounds` batches of every case, the cases interleaved and their
-/// order rotated each round, so that a slow spell of a shared machine hits
-/// every case alike. `batch(i)` runs one batch of case `i` and returns its
-/// wall time. Returns the times per case, per round.
-pub fn interleaved(
-    cases: usize,
-    rounds: usize,
-    mut batch: impl FnMut(usize) -> Duration,
-) -> Vec<Vec<f64>> {
-    let mut times = vec![Vec::with_capacity(rounds); cases];
-    for round in 0..rounds {
-        for k in 0..cases {
-            let i = (round + k) % cases;
-            times[i].push(batch(i).as_secs_f64());
-        }
-    }
-    times
-}
-
-/// The median and the quartiles of `values`.
-pub fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.25), at(0.75))
-}
-
 /// Prints the paired per-round statistics of an interleaved per-request
 /// run: each case's added cost over `cases[0]`, and the ratios of added
 /// costs, as median [p25, p75] over rounds. `per_batch` is the number of
@@ -246,21 +225,8 @@ pub fn print_paired_added(
     per_batch: u64,
     ratios: &[(&str, &str)],
 ) {
-    let rounds = times[0].len();
-    let per_request = |i: usize, r: usize| times[i][r] / per_batch as f64 * 1e6;
-    let added = |i: usize, r: usize| per_request(i, r) - per_request(0, r);
-    println!("\n{title}: interleaved, {rounds} rounds of {per_batch} requests per case; median [p25, p75]");
-    println!("| case | time / request | added over {} |", cases[0]);
-    println!("|---|---:|---:|");
-    for (i, case) in cases.iter().enumerate() {
-        let (t, t25, t75) = quartiles((0..rounds).map(|r| per_request(i, r)).collect());
-        let (a, a25, a75) = quartiles((0..rounds).map(|r| added(i, r)).collect());
-        println!("| {case} | {t:.2} µs [{t25:.2}, {t75:.2}] | {a:+.2} µs [{a25:+.2}, {a75:+.2}] |");
-    }
-    let index = |name: &str| cases.iter().position(|c| *c == name).unwrap();
-    for (num, den) in ratios {
-        let (n, d) = (index(num), index(den));
-        let (m, q25, q75) = quartiles((0..rounds).map(|r| added(n, r) / added(d, r)).collect());
-        println!("added({num}) / added({den}) = {m:.2} [{q25:.2}, {q75:.2}]");
-    }
+    stats::print_over_first(title, cases, times, per_batch as f64, ("µs", 1e6));
+    stats::print_ratios("added", cases, times[0].len(), ratios, |i, r| {
+        times[i][r] - times[0][r]
+    });
 }

@@ -231,6 +231,10 @@ pub(crate) const fn hex_val(b: u8) -> Option<u8> {
 #[inline]
 pub(crate) fn decode_hex_u128(hex: &[u8]) -> Option<u128> {
     debug_assert!(hex.len() <= 32);
+    if let Ok(hex) = <&[u8; 32]>::try_from(hex) {
+        let (hi, lo) = hex.split_at(16);
+        return Some((u128::from(decode_hex_u64(hi)?) << 64) | u128::from(decode_hex_u64(lo)?));
+    }
     let mut v: u128 = 0;
     for &b in hex {
         v = (v << 4) | u128::from(hex_val(b)?);
@@ -242,11 +246,45 @@ pub(crate) fn decode_hex_u128(hex: &[u8]) -> Option<u128> {
 #[inline]
 pub(crate) fn decode_hex_u64(hex: &[u8]) -> Option<u64> {
     debug_assert!(hex.len() <= 16);
+    if let Ok(hex) = <[u8; 16]>::try_from(hex) {
+        let [a, b, c, d, e, f, g, h, rest @ ..] = hex;
+        let hi = unhex8([a, b, c, d, e, f, g, h])?;
+        let lo = unhex8(rest)?;
+        return Some((u64::from(hi) << 32) | u64::from(lo));
+    }
     let mut v: u64 = 0;
     for &b in hex {
         v = (v << 4) | u64::from(hex_val(b)?);
     }
     Some(v)
+}
+
+/// Decodes 8 lowercase hex digits a word at a time; `None` if any byte is
+/// not one. (Ids are parsed on every request; a loop with a branch per digit
+/// costs several times more.)
+#[inline]
+fn unhex8(digits: [u8; 8]) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_be_bytes(digits);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // For ASCII bytes, the high bit of byte `(b | 0x80) - c` is set exactly
+    // when `b >= c`, and no byte borrows from its neighbour.
+    let at_least = |c: u8| ((x | HIGH) - ONES * u64::from(c)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if digit | letter != HIGH {
+        return None;
+    }
+    // Each byte's value: its low nibble, plus 9 for 'a'..='f'.
+    let n = (x & 0x0f0f_0f0f_0f0f_0f0f) + (letter >> 7) * 9;
+    // Pack the eight nibbles, most significant first.
+    let n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    let n = (n | (n >> 16)) & 0xffff_ffff;
+    Some(n as u32)
 }
 
 /// Decodes exactly two lowercase hex digits.
@@ -306,6 +344,25 @@ pub(crate) fn ascii_str(buf: &[u8]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unhex8_accepts_exactly_lowercase_hex() {
+        // Every byte value in every position, against the digit-by-digit
+        // decoder.
+        for pos in 0..8 {
+            for byte in 0..=255u8 {
+                let mut digits = *b"0a1b2c3d";
+                digits[pos] = byte;
+                let expected = digits
+                    .iter()
+                    .try_fold(0u32, |v, &b| Some((v << 4) | u32::from(hex_val(b)?)));
+                assert_eq!(unhex8(digits), expected, "byte {byte:#x} at {pos}");
+            }
+        }
+        for v in [0u32, 1, 0xdead_beef, 0x0123_4567, 0x89ab_cdef, u32::MAX] {
+            assert_eq!(unhex8(hex8(v)), Some(v));
+        }
+    }
 
     #[test]
     fn hex8_matches_the_formatter() {

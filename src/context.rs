@@ -187,18 +187,28 @@ impl Context {
                 forks |= e.key.forks();
             }
         }
-        order.sort_unstable_by_key(|&i| new[i].as_ref().map_or(usize::MAX, |e| key_addr(e.key)));
+        // An insertion sort: a handful of entries, and no call into the
+        // general-purpose sort.
+        let rank = |i: usize| new[i].as_ref().map_or(usize::MAX, |e| key_addr(e.key));
+        for i in 1..N {
+            let mut j = i;
+            while j > 0 && rank(order[j - 1]) > rank(order[j]) {
+                order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         // (A replaced entry's key is the new entry's key, with the same fork
         // policy, so `self.forks()` stays right for the entries kept.)
-        let merge = Merge {
+        let mut merge = Merge {
             old: entries,
             new,
             order,
             next_new: 0,
             len: entries.len() + added - replaced,
         };
+        // By reference: the merge holds the new entries, no need to move it.
         Context {
-            entries: table(forks, merge),
+            entries: table(forks, &mut merge),
         }
     }
 

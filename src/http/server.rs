@@ -21,7 +21,8 @@ use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{poll_in, FutureExt, Instrumented};
 use crate::propagation::{
-    B3Propagator, BaggagePropagator, Propagators, RequestId, TraceContextPropagator, TraceParent,
+    B3Propagator, BaggagePropagator, HeaderIndex, Propagators, RequestId, TraceContextPropagator,
+    TraceParent,
 };
 use crate::trace::TraceContext;
 
@@ -250,8 +251,8 @@ impl<S: fmt::Debug> fmt::Debug for ContextService<S> {
 impl Config {
     /// Steps 1-3: what the caller sent, and the request's context.
     fn seed<B>(&self, req: &Request<B>) -> (Context, Echo, Option<Box<AccessLog>>) {
-        let headers = req.headers();
-        let mut inbound = self.propagators.extract(headers);
+        let headers = HeaderIndex::new(req.headers());
+        let mut inbound = self.propagators.extract(&headers);
         // The request id, read once: from the layer's header (kept as it came,
         // to echo without copying), unless a configured propagator found one.
         let mut request_id_header = None;
@@ -259,7 +260,7 @@ impl Config {
             match &inbound.request_id {
                 Some(id) => request_id_header = HeaderValue::from_str(id.as_str()).ok(),
                 None => {
-                    if let Some(value) = headers.get(name) {
+                    if let Some(value) = headers.value(name) {
                         inbound.request_id = RequestId::parse(value.as_bytes());
                         if inbound.request_id.is_some() {
                             request_id_header = Some(value.clone());

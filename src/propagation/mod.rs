@@ -62,6 +62,7 @@ use crate::Context;
 
 mod b3;
 mod baggage;
+mod index;
 mod request_id;
 mod traceparent;
 
@@ -69,6 +70,8 @@ pub use self::b3::{B3Encoding, B3Propagator};
 pub use self::baggage::BaggagePropagator;
 pub use self::request_id::{RequestId, RequestIdPropagator, REQUEST_ID};
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
+
+pub(crate) use self::index::HeaderIndex;
 
 /// Header names used by the propagators, lowercase as the specifications
 /// recommend (carriers match names case-insensitively).

@@ -1,0 +1,150 @@
+//! [`HeaderIndex`]: the headers ctx reads, found in one pass over a request.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::{names, Extractor};
+
+/// The names found by the pass, in this order.
+const KNOWN: [&str; 10] = [
+    names::TRACEPARENT,
+    names::TRACESTATE,
+    names::BAGGAGE,
+    names::B3,
+    names::X_B3_TRACE_ID,
+    names::X_B3_SPAN_ID,
+    names::X_B3_PARENT_SPAN_ID,
+    names::X_B3_SAMPLED,
+    names::X_B3_FLAGS,
+    names::X_REQUEST_ID,
+];
+
+/// The position of `name` in [`KNOWN`]. (A `match` on strings: the
+/// compiler tests the length first, so most other names cost one compare.)
+fn known(name: &str) -> Option<usize> {
+    Some(match name {
+        names::TRACEPARENT => 0,
+        names::TRACESTATE => 1,
+        names::BAGGAGE => 2,
+        names::B3 => 3,
+        names::X_B3_TRACE_ID => 4,
+        names::X_B3_SPAN_ID => 5,
+        names::X_B3_PARENT_SPAN_ID => 6,
+        names::X_B3_SAMPLED => 7,
+        names::X_B3_FLAGS => 8,
+        names::X_REQUEST_ID => 9,
+        _ => return None,
+    })
+}
+
+/// A request's headers with the values of every name ctx reads located in
+/// one pass over the map: the propagators then ask for up to ten names,
+/// and each answer is an array lookup instead of hashing the name and
+/// probing the map. Names it does not know are looked up in the map.
+pub(crate) struct HeaderIndex<'a> {
+    map: &'a HeaderMap,
+    /// For each known name: its first value, and how many it has.
+    found: [(Option<&'a HeaderValue>, u32); KNOWN.len()],
+}
+
+impl<'a> HeaderIndex<'a> {
+    #[inline]
+    pub(crate) fn new(map: &'a HeaderMap) -> HeaderIndex<'a> {
+        let mut found = [(None, 0); KNOWN.len()];
+        if map.is_empty() {
+            return HeaderIndex { map, found };
+        }
+        for (name, value) in map {
+            if let Some(i) = known(name.as_str()) {
+                let (first, count) = &mut found[i];
+                first.get_or_insert(value);
+                *count += 1;
+            }
+        }
+        HeaderIndex { map, found }
+    }
+
+    /// The first value of the header `name`.
+    pub(crate) fn value(&self, name: &HeaderName) -> Option<&'a HeaderValue> {
+        if self.map.is_empty() {
+            return None;
+        }
+        match known(name.as_str()) {
+            Some(i) => self.found[i].0,
+            None => self.map.get(name),
+        }
+    }
+}
+
+impl Extractor for HeaderIndex<'_> {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        if self.map.is_empty() {
+            return None;
+        }
+        match known(name) {
+            Some(i) => self.found[i].0.map(HeaderValue::as_bytes),
+            None => Extractor::get(self.map, name),
+        }
+    }
+
+    fn get_all<'b>(&'b self, name: &str, f: &mut dyn FnMut(&'b [u8])) {
+        if self.map.is_empty() {
+            return;
+        }
+        match known(name).map(|i| self.found[i]) {
+            Some((None, _)) => {}
+            Some((Some(v), 1)) => f(v.as_bytes()),
+            // Several values (rare): the map has them in order.
+            Some(_) | None => Extractor::get_all(self.map, name, f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagation::{header_map, Propagators};
+
+    #[test]
+    fn known_names_are_all_found() {
+        for (i, name) in KNOWN.iter().enumerate() {
+            assert_eq!(known(name), Some(i));
+        }
+        assert_eq!(known("x-request-idx"), None);
+        assert_eq!(known("host"), None);
+    }
+
+    #[test]
+    fn index_answers_like_the_map() {
+        let map = header_map(&[
+            ("host", "example.com"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "a=1"),
+            ("tracestate", "b=2"),
+            ("baggage", "k=v"),
+            ("x-request-id", "req-1"),
+            ("x-custom", "c"),
+        ]);
+        let index = HeaderIndex::new(&map);
+        for name in KNOWN.iter().copied().chain(["host", "x-custom", "absent"]) {
+            assert_eq!(
+                Extractor::get(&index, name),
+                Extractor::get(&map, name),
+                "{name}"
+            );
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            Extractor::get_all(&index, name, &mut |v| a.push(v));
+            Extractor::get_all(&map, name, &mut |v| b.push(v));
+            assert_eq!(a, b, "{name}");
+        }
+        let id = HeaderName::from_static("x-request-id");
+        assert_eq!(index.value(&id), map.get(&id));
+        let custom = HeaderName::from_static("x-custom");
+        assert_eq!(index.value(&custom), map.get(&custom));
+        // The propagators read the same context through either.
+        let p = Propagators::new();
+        assert_eq!(p.extract(&index), p.extract(&map));
+    }
+}

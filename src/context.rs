@@ -165,7 +165,26 @@ impl Context {
     /// ```
     #[must_use = "`with` returns a new context and leaves `self` unchanged"]
     pub fn with<T: Send + Sync + 'static>(&self, key: &'static Key<T>, value: T) -> Context {
-        self.with_entries([Some(Entry::new(key, value))])
+        self.with_entry(Entry::new(key, value))
+    }
+
+    /// [`Context::with`] for one erased entry: one search, then the table
+    /// copied around it.
+    pub(crate) fn with_entry(&self, entry: Entry) -> Context {
+        let entries = self.entries();
+        let forks = self.forks() || entry.key.forks();
+        let (before, after) = match position(entries, entry.key) {
+            Ok(i) => (&entries[..i], &entries[i + 1..]),
+            Err(i) => entries.split_at(i),
+        };
+        let splice = Splice {
+            before: before.iter(),
+            entry: Some(entry),
+            after: after.iter(),
+        };
+        Context {
+            entries: table(forks, splice),
+        }
     }
 
     /// Returns a new context with every given entry stored, replacing what
@@ -416,6 +435,32 @@ impl<const N: usize> Iterator for Merge<'_, N> {
 }
 
 impl<const N: usize> ExactSizeIterator for Merge<'_, N> {}
+
+/// The copy-on-write copy of a table with one entry put in (or replaced):
+/// the entries before its position, it, the entries after.
+struct Splice<'a> {
+    before: std::slice::Iter<'a, Entry>,
+    entry: Option<Entry>,
+    after: std::slice::Iter<'a, Entry>,
+}
+
+impl Iterator for Splice<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if let Some(e) = self.before.next() {
+            return Some(e.clone());
+        }
+        self.entry.take().or_else(|| self.after.next().cloned())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.before.len() + usize::from(self.entry.is_some()) + self.after.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Splice<'_> {}
 
 /// The copy-on-write copy of a table with one entry left out.
 struct Without<'a> {

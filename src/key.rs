@@ -156,7 +156,7 @@ impl<T: Send + Sync + 'static> Key<T> {
     /// then.
     pub fn try_set(&'static self, value: T) -> Result<(), AccessError> {
         let entry = Entry::new(self, value);
-        context::update(|cx| Some(cx.with_entries([Some(entry)])))
+        context::update(|cx| Some(cx.with_entry(entry)))
     }
 
     /// Removes the value from the current scope.

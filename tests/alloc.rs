@@ -98,12 +98,23 @@ fn allocation_budget() {
     });
     assert_eq!(n, 0, "1001 polls of an Instrumented");
     assert_eq!(out, Some(0));
-    // The first drop of an `Instrumented` on a thread grows the thread's
-    // stack of parked contexts once; after that, drops allocate nothing.
+    // A drop parks the thread's context in the thread's slot: nothing to
+    // allocate.
     let (n, _) = allocations(|| drop(Countdown(0).in_context(captured.clone())));
-    assert!(n <= 1, "first drop on this thread: {n}");
+    assert_eq!(n, 0, "drop of an Instrumented");
     let (n, _) = allocations(|| drop(fut));
     assert_eq!(n, 0, "drop inside the context");
+    // Nested drops (an instrumented future holding another) park the inner
+    // ones on a per-thread stack, which grows once to the deepest nesting.
+    let nested = || {
+        Countdown(0)
+            .in_context(captured.clone())
+            .in_context(captured.clone())
+    };
+    let (n, _) = allocations(|| drop(nested()));
+    assert!(n <= 1, "first nested drop on this thread: {n}");
+    let (n, _) = allocations(|| drop(nested()));
+    assert_eq!(n, 0, "nested drop once the stack has grown");
 
     // The spawn helpers cost what tokio's own spawn costs: one task cell.
     let rt = tokio::runtime::Builder::new_current_thread()

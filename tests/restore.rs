@@ -252,3 +252,36 @@ fn nested_drops_each_see_their_own_context() {
     assert_eq!(*outer_seen.lock().unwrap(), [Some("outer")]);
     assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
 }
+
+#[test]
+fn deeply_nested_drops_unwind_in_order() {
+    // Three levels: the outermost parks in the thread's slot, the two inner
+    // ones on the per-thread stack.
+    let (p1, seen1) = probe();
+    let (p2, seen2) = probe();
+    let (p3, seen3) = probe();
+    let level3 = async move {
+        let _p = p3;
+        std::future::pending::<()>().await;
+    }
+    .in_context(Context::new().with(&VALUE, "three"));
+    let level2 = async move {
+        let _p = p2;
+        level3.await;
+    }
+    .in_context(Context::new().with(&VALUE, "two"));
+    let level1 = async move {
+        let _p = p1;
+        level2.await;
+    }
+    .in_context(Context::new().with(&VALUE, "one"));
+    let mut level1 = task::spawn(level1);
+    assert!(level1.poll().is_pending());
+    drop(level1);
+    assert_eq!(*seen3.lock().unwrap(), [Some("three")]);
+    assert_eq!(*seen2.lock().unwrap(), [Some("two")]);
+    assert_eq!(*seen1.lock().unwrap(), [Some("one")]);
+    // Back to no scope at all, twice in a row (the stack is reused).
+    assert_eq!(VALUE.get(), None);
+    assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
+}

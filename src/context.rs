@@ -10,7 +10,8 @@ use triomphe::ThinArc;
 
 use crate::error::AccessError;
 use crate::key::{ErasedKey, Key};
-use crate::value::Value;
+use crate::trace::TraceContext;
+use crate::value::{Stored, Value};
 
 /// An immutable snapshot of typed values: the request context.
 ///
@@ -60,9 +61,7 @@ pub struct Context {
 impl std::panic::UnwindSafe for Context {}
 impl std::panic::RefUnwindSafe for Context {}
 
-/// One value in a context: its key and the value (see [`Value`]: shared, or
-/// cheap to clone).
-#[derive(Clone)]
+/// A value to put into a context, with its key.
 pub(crate) struct Entry {
     key: &'static dyn ErasedKey,
     value: Value,
@@ -72,22 +71,47 @@ impl Entry {
     pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Entry {
         Entry {
             key,
-            value: Value::new(value),
+            value: Value::new(key, value),
         }
+    }
+
+    /// What the table stores for it, and the trace context for the table's
+    /// header, if it is one.
+    fn store(self) -> (Item, Option<TraceContext>) {
+        let (value, trace) = self.value.store();
+        let item = Item {
+            key: self.key,
+            value,
+        };
+        (item, trace)
     }
 }
 
-/// The entries of a context, sorted by their key's address, with their
-/// count, in one allocation behind a thin pointer. The header says whether
-/// any of the keys has a fork policy, so that capture need not look.
-type Table = ThinArc<bool, Entry>;
+/// One value in a context's table: its key and the value (see [`Stored`]).
+/// Two words.
+#[derive(Clone)]
+struct Item {
+    key: &'static dyn ErasedKey,
+    value: Stored,
+}
 
-fn table(forks: bool, entries: impl ExactSizeIterator<Item = Entry>) -> Option<Table> {
-    (entries.len() > 0).then(|| ThinArc::from_header_and_iter(forks, entries))
+/// A table's header: whether any of the keys has a fork policy, so that
+/// capture need not look, and the request's trace context (see [`Stored`]).
+struct Header {
+    forks: bool,
+    trace: Option<TraceContext>,
+}
+
+/// The values of a context, sorted by their key's address, with their
+/// count and a header, in one allocation behind a thin pointer.
+type Table = ThinArc<Header, Item>;
+
+fn table(header: Header, items: impl ExactSizeIterator<Item = Item>) -> Option<Table> {
+    (items.len() > 0).then(|| ThinArc::from_header_and_iter(header, items))
 }
 
 /// Whether an entry other than `key`'s has a fork policy.
-fn others_fork(entries: &[Entry], key: &'static dyn ErasedKey) -> bool {
+fn others_fork(entries: &[Item], key: &'static dyn ErasedKey) -> bool {
     entries
         .iter()
         .any(|e| key_addr(e.key) != key_addr(key) && e.key.forks())
@@ -144,12 +168,12 @@ impl Context {
     /// Returns a new context with `value` stored under `key`, replacing what
     /// was there. `self` is unchanged.
     ///
-    /// Cost: two allocations (the value, and the new snapshot's table; the
-    /// crate's own request values, such as
-    /// [`TraceContext`](crate::trace::TraceContext), are held in the table
-    /// and cost only the table); the other values are shared with `self`,
-    /// not copied: each costs one reference count and a copy of its table
-    /// entry.
+    /// Cost: two allocations, the value and the new snapshot's table (the
+    /// request's [`TraceContext`](crate::trace::TraceContext) under
+    /// [`TRACE_CONTEXT`](crate::trace::TRACE_CONTEXT) is held in the table
+    /// itself and costs only the table); the other values are shared with
+    /// `self`, not copied: each costs one reference count and a two-word
+    /// copy of its table entry.
     ///
     /// # Examples
     ///
@@ -171,19 +195,23 @@ impl Context {
     /// [`Context::with`] for one erased entry: one search, then the table
     /// copied around it.
     pub(crate) fn with_entry(&self, entry: Entry) -> Context {
+        let (item, trace) = entry.store();
         let entries = self.entries();
-        let forks = self.forks() || entry.key.forks();
-        let (before, after) = match position(entries, entry.key) {
+        let header = Header {
+            forks: self.forks() || item.key.forks(),
+            trace: trace.or_else(|| self.trace().cloned()),
+        };
+        let (before, after) = match position(entries, item.key) {
             Ok(i) => (&entries[..i], &entries[i + 1..]),
             Err(i) => entries.split_at(i),
         };
         let splice = Splice {
             before: before.iter(),
-            entry: Some(entry),
+            item: Some(item),
             after: after.iter(),
         };
         Context {
-            entries: table(forks, splice),
+            entries: table(header, splice),
         }
     }
 
@@ -191,6 +219,14 @@ impl Context {
     /// was there under the same keys, built in one allocation. Entries must
     /// have distinct keys (a later one would be dropped).
     pub(crate) fn with_entries<const N: usize>(&self, new: [Option<Entry>; N]) -> Context {
+        let mut trace = None;
+        let new = new.map(|e| {
+            e.map(|e| {
+                let (item, t) = e.store();
+                trace = trace.take().or(t);
+                item
+            })
+        });
         let entries = self.entries();
         // The new entries' order by key, `None`s last: indices are sorted
         // rather than the (larger) entries themselves.
@@ -225,9 +261,13 @@ impl Context {
             next_new: 0,
             len: entries.len() + added - replaced,
         };
+        let header = Header {
+            forks,
+            trace: trace.or_else(|| self.trace().cloned()),
+        };
         // By reference: the merge holds the new entries, no need to move it.
         Context {
-            entries: table(forks, &mut merge),
+            entries: table(header, &mut merge),
         }
     }
 
@@ -251,7 +291,13 @@ impl Context {
             Err(_) => self.clone(),
             Ok(i) => Context {
                 entries: table(
-                    self.forks() && others_fork(entries, key),
+                    Header {
+                        forks: self.forks() && others_fork(entries, key),
+                        trace: match entries[i].value {
+                            Stored::Trace => None,
+                            Stored::Shared(_) => self.trace().cloned(),
+                        },
+                    },
                     Without {
                         before: entries[..i].iter(),
                         after: entries[i + 1..].iter(),
@@ -267,7 +313,7 @@ impl Context {
     pub fn get<T: Send + Sync + 'static>(&self, key: &'static Key<T>) -> Option<&T> {
         let entries = self.entries();
         let i = position(entries, key).ok()?;
-        entries[i].value.as_any().downcast_ref::<T>()
+        entries[i].value.as_any(self.trace())?.downcast_ref::<T>()
     }
 
     /// Returns `true` if a value is stored under `key`.
@@ -356,15 +402,21 @@ impl Context {
         if !self.forks() {
             return self;
         }
-        let forked = self.entries().iter().map(|e| Entry {
+        // (The trace key has no fork policy: the header's trace stays.)
+        let trace = self.trace();
+        let forked = self.entries().iter().map(|e| Item {
             key: e.key,
-            value: e
-                .key
-                .fork(e.value.as_any())
-                .unwrap_or_else(|| e.value.clone()),
+            value: match e.value.as_any(trace).and_then(|v| e.key.fork(v)) {
+                Some(v) => Stored::Shared(v),
+                None => e.value.clone(),
+            },
         });
+        let header = Header {
+            forks: true,
+            trace: trace.cloned(),
+        };
         Context {
-            entries: table(true, forked),
+            entries: table(header, forked),
         }
     }
 
@@ -375,10 +427,14 @@ impl Context {
     }
 
     fn forks(&self) -> bool {
-        self.entries.as_ref().is_some_and(|t| t.header.header)
+        self.entries.as_ref().is_some_and(|t| t.header.header.forks)
     }
 
-    fn entries(&self) -> &[Entry] {
+    fn trace(&self) -> Option<&TraceContext> {
+        self.entries.as_ref()?.header.header.trace.as_ref()
+    }
+
+    fn entries(&self) -> &[Item] {
         self.entries.as_ref().map_or(&[], |t| &t.slice)
     }
 }
@@ -387,8 +443,8 @@ impl Context {
 /// replaces the old one of its key), in key order, with an exact length so
 /// that it is written in one allocation.
 struct Merge<'a, const N: usize> {
-    old: &'a [Entry],
-    new: [Option<Entry>; N],
+    old: &'a [Item],
+    new: [Option<Item>; N],
     /// `new`'s indices in key order, `None`s last.
     order: [usize; N],
     next_new: usize,
@@ -396,9 +452,9 @@ struct Merge<'a, const N: usize> {
 }
 
 impl<const N: usize> Iterator for Merge<'_, N> {
-    type Item = Entry;
+    type Item = Item;
 
-    fn next(&mut self) -> Option<Entry> {
+    fn next(&mut self) -> Option<Item> {
         let new_key = self
             .order
             .get(self.next_new)
@@ -439,23 +495,23 @@ impl<const N: usize> ExactSizeIterator for Merge<'_, N> {}
 /// The copy-on-write copy of a table with one entry put in (or replaced):
 /// the entries before its position, it, the entries after.
 struct Splice<'a> {
-    before: std::slice::Iter<'a, Entry>,
-    entry: Option<Entry>,
-    after: std::slice::Iter<'a, Entry>,
+    before: std::slice::Iter<'a, Item>,
+    item: Option<Item>,
+    after: std::slice::Iter<'a, Item>,
 }
 
 impl Iterator for Splice<'_> {
-    type Item = Entry;
+    type Item = Item;
 
-    fn next(&mut self) -> Option<Entry> {
+    fn next(&mut self) -> Option<Item> {
         if let Some(e) = self.before.next() {
             return Some(e.clone());
         }
-        self.entry.take().or_else(|| self.after.next().cloned())
+        self.item.take().or_else(|| self.after.next().cloned())
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.before.len() + usize::from(self.entry.is_some()) + self.after.len();
+        let n = self.before.len() + usize::from(self.item.is_some()) + self.after.len();
         (n, Some(n))
     }
 }
@@ -464,14 +520,14 @@ impl ExactSizeIterator for Splice<'_> {}
 
 /// The copy-on-write copy of a table with one entry left out.
 struct Without<'a> {
-    before: std::slice::Iter<'a, Entry>,
-    after: std::slice::Iter<'a, Entry>,
+    before: std::slice::Iter<'a, Item>,
+    after: std::slice::Iter<'a, Item>,
 }
 
 impl Iterator for Without<'_> {
-    type Item = Entry;
+    type Item = Item;
 
-    fn next(&mut self) -> Option<Entry> {
+    fn next(&mut self) -> Option<Item> {
         self.before.next().or_else(|| self.after.next()).cloned()
     }
 
@@ -483,7 +539,7 @@ impl Iterator for Without<'_> {
 
 impl ExactSizeIterator for Without<'_> {}
 
-fn position(entries: &[Entry], key: &'static dyn ErasedKey) -> Result<usize, usize> {
+fn position(entries: &[Item], key: &'static dyn ErasedKey) -> Result<usize, usize> {
     let wanted = key_addr(key);
     entries.binary_search_by(|e| key_addr(e.key).cmp(&wanted))
 }
@@ -498,7 +554,7 @@ impl fmt::Debug for Context {
     }
 }
 
-struct KeyNames<'a>(&'a [Entry]);
+struct KeyNames<'a>(&'a [Item]);
 
 impl fmt::Debug for KeyNames<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

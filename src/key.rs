@@ -1,12 +1,13 @@
 //! [`Key<T>`]: a typed key for a value in the [`Context`].
 
-use crate::context::{self, Context, Entry};
-use crate::error::AccessError;
-use crate::future::Instrumented;
-use crate::value::Value;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+
+use crate::context::{self, Context, Entry};
+use crate::error::AccessError;
+use crate::future::Instrumented;
 
 /// A typed key for a value in the [`Context`].
 ///
@@ -216,7 +217,7 @@ pub(crate) trait ErasedKey: Send + Sync {
     fn name(&self) -> &'static str;
     fn forks(&self) -> bool;
     /// The forked value, or `None` if the key has no fork policy.
-    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Value>;
+    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>>;
 }
 
 impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
@@ -228,10 +229,10 @@ impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
         self.fork.is_some()
     }
 
-    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Value> {
+    fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>> {
         let fork = self.fork?;
         let value = value.downcast_ref::<T>()?;
-        Some(Value::new(fork(value)))
+        Some(Arc::new(fork(value)))
     }
 }
 

@@ -1,63 +1,76 @@
-//! [`Value`]: how a context table holds one value.
+//! How a context table holds its values: [`Stored`] in the table, [`Value`]
+//! on the way in.
 
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::baggage::Baggage;
-use crate::propagation::RequestId;
-use crate::trace::TraceContext;
+use crate::key::Key;
+use crate::trace::{TraceContext, TRACE_CONTEXT};
 
-/// One value of a context table.
+/// What a context table stores for one key.
 ///
-/// A value is shared behind an `Arc`, so that copy-on-write copies pointers,
-/// never values. The crate's own per-request values (the trace context, the
-/// baggage, the request id) are already cheap to clone (`Copy` ids and
-/// reference-counted lists), so they are held in the table itself instead:
-/// seeding a request's context then costs one allocation (the table), not
-/// one per value.
+/// Values are shared behind an `Arc`, so that copy-on-write copies
+/// pointers, never values. The request's [`TraceContext`] under
+/// [`TRACE_CONTEXT`] is the exception: it is held in the table's header
+/// (`Trace` points there), so that seeding a request's context costs one
+/// allocation, not two, while every entry stays two words.
 #[derive(Clone)]
+pub(crate) enum Stored {
+    Shared(Arc<dyn Any + Send + Sync>),
+    Trace,
+}
+
+/// A value on its way into a table: where it will live.
 pub(crate) enum Value {
     Shared(Arc<dyn Any + Send + Sync>),
     Trace(TraceContext),
-    Baggage(Baggage),
-    RequestId(RequestId),
 }
 
 impl Value {
-    /// Stores `value`: in the table for the crate's own request values,
-    /// behind an `Arc` for every other type. The type tests are resolved
-    /// at compile time.
+    /// `value` for `key`: held in the table's header for [`TRACE_CONTEXT`],
+    /// shared for every other key.
     #[inline]
-    pub(crate) fn new<T: Send + Sync + 'static>(value: T) -> Value {
+    pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Value {
+        let trace_key: *const () = std::ptr::from_ref(&TRACE_CONTEXT).cast();
+        if std::ptr::from_ref(key).cast::<()>() != trace_key {
+            return Value::Shared(Arc::new(value));
+        }
+        // The key is `TRACE_CONTEXT`, so `T` is `TraceContext`.
         let mut slot = Some(value);
         let any: &mut dyn Any = &mut slot;
-        if let Some(v) = any.downcast_mut::<Option<TraceContext>>() {
-            return v.take().map_or_else(Value::empty, Value::Trace);
+        match any
+            .downcast_mut::<Option<TraceContext>>()
+            .and_then(Option::take)
+        {
+            Some(trace) => Value::Trace(trace),
+            None => slot.map_or_else(
+                // Unreachable: only a successful `take` empties `slot`.
+                || Value::Shared(Arc::new(())),
+                |v| Value::Shared(Arc::new(v)),
+            ),
         }
-        if let Some(v) = any.downcast_mut::<Option<Baggage>>() {
-            return v.take().map_or_else(Value::empty, Value::Baggage);
-        }
-        if let Some(v) = any.downcast_mut::<Option<RequestId>>() {
-            return v.take().map_or_else(Value::empty, Value::RequestId);
-        }
-        slot.map_or_else(Value::empty, |v| Value::Shared(Arc::new(v)))
     }
 
-    /// Never stored: `new` always has its value. Only there so that the
-    /// code above needs no `unwrap`.
-    #[cold]
-    fn empty() -> Value {
-        Value::Shared(Arc::new(()))
-    }
-
-    /// The value, to downcast.
-    #[inline]
-    pub(crate) fn as_any(&self) -> &(dyn Any + Send + Sync) {
+    /// Splits the value into what the entry stores and what goes into the
+    /// table's header.
+    pub(crate) fn store(self) -> (Stored, Option<TraceContext>) {
         match self {
-            Value::Shared(v) => &**v,
-            Value::Trace(v) => v,
-            Value::Baggage(v) => v,
-            Value::RequestId(v) => v,
+            Value::Shared(v) => (Stored::Shared(v), None),
+            Value::Trace(t) => (Stored::Trace, Some(t)),
+        }
+    }
+}
+
+impl Stored {
+    /// The value, to downcast; `trace` is the table header's trace context.
+    #[inline]
+    pub(crate) fn as_any<'a>(
+        &'a self,
+        trace: Option<&'a TraceContext>,
+    ) -> Option<&'a (dyn Any + Send + Sync)> {
+        match self {
+            Stored::Shared(v) => Some(&**v),
+            Stored::Trace => trace.map(|t| t as &(dyn Any + Send + Sync)),
         }
     }
 }
@@ -66,19 +79,24 @@ impl Value {
 mod tests {
     use super::*;
 
+    static OTHER_TRACE: Key<TraceContext> = Key::new("other trace");
+    static N: Key<u32> = Key::new("n");
+
     #[test]
-    fn request_values_are_held_in_the_table_and_others_shared() {
+    fn only_the_trace_key_goes_to_the_header() {
         let trace = TraceContext::new_root();
-        assert!(matches!(Value::new(trace.clone()), Value::Trace(t) if t == trace));
-        assert!(matches!(Value::new(Baggage::new()), Value::Baggage(_)));
-        let id = RequestId::new("abc").unwrap();
-        assert!(matches!(Value::new(id.clone()), Value::RequestId(r) if r == id));
-        let shared = Value::new(7u32);
-        assert!(matches!(shared, Value::Shared(_)));
-        assert_eq!(shared.as_any().downcast_ref::<u32>(), Some(&7));
-        assert_eq!(
-            Value::new(id.clone()).as_any().downcast_ref::<RequestId>(),
-            Some(&id)
-        );
+        assert!(matches!(Value::new(&TRACE_CONTEXT, trace.clone()), Value::Trace(t) if t == trace));
+        // Another key of the same type is shared: the header has one place.
+        assert!(matches!(
+            Value::new(&OTHER_TRACE, trace.clone()),
+            Value::Shared(_)
+        ));
+        let (stored, header) = Value::new(&N, 7).store();
+        assert!(header.is_none());
+        assert_eq!(stored.as_any(None).unwrap().downcast_ref::<u32>(), Some(&7));
+        let (stored, header) = Value::new(&TRACE_CONTEXT, trace.clone()).store();
+        assert!(matches!(stored, Stored::Trace));
+        let any = stored.as_any(header.as_ref()).unwrap();
+        assert_eq!(any.downcast_ref::<TraceContext>(), Some(&trace));
     }
 }

@@ -66,7 +66,7 @@ fn allocation_budget() {
     let (n, _) = allocations(|| cx.with(&K01, 1));
     assert_eq!(n, 2, "with on 64 values (replacing one)");
     drop(bigger);
-    // The crate's own request values are held in the table: one allocation.
+    // The request's trace context is held in the table: one allocation.
     let trace = ctx::trace::TraceContext::new_root();
     let (n, traced) = allocations(|| cx.with(&ctx::trace::TRACE_CONTEXT, trace.clone()));
     assert_eq!(n, 1, "with of a TraceContext");

@@ -340,8 +340,9 @@ impl Propagated {
     /// A server usually replaces `trace` with a child first, so that the
     /// context holds its own span rather than the caller's.
     ///
-    /// The new snapshot is built in one allocation, whatever the number of
-    /// fields: these values are held in the context's table itself.
+    /// The new snapshot's table is built once, whatever the number of
+    /// fields, and holds the trace context itself: one allocation, plus one
+    /// for the baggage and one for the request id when they are present.
     pub fn to_context(&self, cx: &Context) -> Context {
         self.clone().into_context(cx)
     }

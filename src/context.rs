@@ -11,7 +11,7 @@ use triomphe::ThinArc;
 use crate::error::AccessError;
 use crate::key::{ErasedKey, Key};
 use crate::trace::TraceContext;
-use crate::value::{Stored, Value};
+use crate::value::{self, Stored};
 
 /// An immutable snapshot of typed values: the request context.
 ///
@@ -61,29 +61,20 @@ pub struct Context {
 impl std::panic::UnwindSafe for Context {}
 impl std::panic::RefUnwindSafe for Context {}
 
-/// A value to put into a context, with its key.
+/// A value to put into a context: its table entry, and the trace context
+/// for the table's header if it is one.
 pub(crate) struct Entry {
-    key: &'static dyn ErasedKey,
-    value: Value,
+    item: Item,
+    trace: Option<TraceContext>,
 }
 
 impl Entry {
     pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Entry {
+        let (value, trace) = value::store(key, value);
         Entry {
-            key,
-            value: Value::new(key, value),
+            item: Item { key, value },
+            trace,
         }
-    }
-
-    /// What the table stores for it, and the trace context for the table's
-    /// header, if it is one.
-    fn store(self) -> (Item, Option<TraceContext>) {
-        let (value, trace) = self.value.store();
-        let item = Item {
-            key: self.key,
-            value,
-        };
-        (item, trace)
     }
 }
 
@@ -195,7 +186,7 @@ impl Context {
     /// [`Context::with`] for one erased entry: one search, then the table
     /// copied around it.
     pub(crate) fn with_entry(&self, entry: Entry) -> Context {
-        let (item, trace) = entry.store();
+        let Entry { item, trace } = entry;
         let entries = self.entries();
         let header = Header {
             forks: self.forks() || item.key.forks(),
@@ -218,15 +209,8 @@ impl Context {
     /// Returns a new context with every given entry stored, replacing what
     /// was there under the same keys, built in one allocation. Entries must
     /// have distinct keys (a later one would be dropped).
-    pub(crate) fn with_entries<const N: usize>(&self, new: [Option<Entry>; N]) -> Context {
-        let mut trace = None;
-        let new = new.map(|e| {
-            e.map(|e| {
-                let (item, t) = e.store();
-                trace = trace.take().or(t);
-                item
-            })
-        });
+    pub(crate) fn with_entries<const N: usize>(&self, mut new: [Option<Entry>; N]) -> Context {
+        let trace = new.iter_mut().flatten().find_map(|e| e.trace.take());
         let entries = self.entries();
         // The new entries' order by key, `None`s last: indices are sorted
         // rather than the (larger) entries themselves.
@@ -238,13 +222,13 @@ impl Context {
             order[i] = i;
             if let Some(e) = e {
                 added += 1;
-                replaced += usize::from(position(entries, e.key).is_ok());
-                forks |= e.key.forks();
+                replaced += usize::from(position(entries, e.item.key).is_ok());
+                forks |= e.item.key.forks();
             }
         }
         // An insertion sort: a handful of entries, and no call into the
         // general-purpose sort.
-        let rank = |i: usize| new[i].as_ref().map_or(usize::MAX, |e| key_addr(e.key));
+        let rank = |i: usize| new[i].as_ref().map_or(usize::MAX, |e| key_addr(e.item.key));
         for i in 1..N {
             let mut j = i;
             while j > 0 && rank(order[j - 1]) > rank(order[j]) {
@@ -444,7 +428,7 @@ impl Context {
 /// that it is written in one allocation.
 struct Merge<'a, const N: usize> {
     old: &'a [Item],
-    new: [Option<Item>; N],
+    new: [Option<Entry>; N],
     /// `new`'s indices in key order, `None`s last.
     order: [usize; N],
     next_new: usize,
@@ -459,7 +443,7 @@ impl<const N: usize> Iterator for Merge<'_, N> {
             .order
             .get(self.next_new)
             .and_then(|&i| self.new[i].as_ref())
-            .map(|e| key_addr(e.key));
+            .map(|e| key_addr(e.item.key));
         let old_key = self.old.first().map(|e| key_addr(e.key));
         let take_new = match (old_key, new_key) {
             (Some(old), Some(new)) => {
@@ -475,7 +459,7 @@ impl<const N: usize> Iterator for Merge<'_, N> {
         let next = if take_new {
             let i = self.order[self.next_new];
             self.next_new += 1;
-            self.new[i].take()
+            self.new[i].take().map(|e| e.item)
         } else {
             let (first, rest) = self.old.split_first()?;
             self.old = rest;

@@ -1,5 +1,5 @@
-//! How a context table holds its values: [`Stored`] in the table, [`Value`]
-//! on the way in.
+//! How a context table holds its values: [`Stored`], and [`store`] to put
+//! one in.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -20,43 +20,33 @@ pub(crate) enum Stored {
     Trace,
 }
 
-/// A value on its way into a table: where it will live.
-pub(crate) enum Value {
-    Shared(Arc<dyn Any + Send + Sync>),
-    Trace(TraceContext),
-}
-
-impl Value {
-    /// `value` for `key`: held in the table's header for [`TRACE_CONTEXT`],
-    /// shared for every other key.
-    #[inline]
-    pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Value {
-        let trace_key: *const () = std::ptr::from_ref(&TRACE_CONTEXT).cast();
-        if std::ptr::from_ref(key).cast::<()>() != trace_key {
-            return Value::Shared(Arc::new(value));
-        }
-        // The key is `TRACE_CONTEXT`, so `T` is `TraceContext`.
-        let mut slot = Some(value);
-        let any: &mut dyn Any = &mut slot;
-        match any
-            .downcast_mut::<Option<TraceContext>>()
-            .and_then(Option::take)
-        {
-            Some(trace) => Value::Trace(trace),
-            None => slot.map_or_else(
-                // Unreachable: only a successful `take` empties `slot`.
-                || Value::Shared(Arc::new(())),
-                |v| Value::Shared(Arc::new(v)),
-            ),
-        }
+/// Stores `value` for `key`: what the table's entry holds, and the trace
+/// context for the table's header when the key is [`TRACE_CONTEXT`] (every
+/// other key's value is shared).
+#[inline]
+pub(crate) fn store<T: Send + Sync + 'static>(
+    key: &'static Key<T>,
+    value: T,
+) -> (Stored, Option<TraceContext>) {
+    let trace_key: *const () = std::ptr::from_ref(&TRACE_CONTEXT).cast();
+    if std::ptr::from_ref(key).cast::<()>() != trace_key {
+        return (Stored::Shared(Arc::new(value)), None);
     }
-
-    /// Splits the value into what the entry stores and what goes into the
-    /// table's header.
-    pub(crate) fn store(self) -> (Stored, Option<TraceContext>) {
-        match self {
-            Value::Shared(v) => (Stored::Shared(v), None),
-            Value::Trace(t) => (Stored::Trace, Some(t)),
+    // The key is `TRACE_CONTEXT`, so `T` is `TraceContext`.
+    let mut slot = Some(value);
+    let any: &mut dyn Any = &mut slot;
+    match any
+        .downcast_mut::<Option<TraceContext>>()
+        .and_then(Option::take)
+    {
+        Some(trace) => (Stored::Trace, Some(trace)),
+        None => {
+            // Unreachable: only a successful `take` empties `slot`.
+            let shared: Arc<dyn Any + Send + Sync> = match slot {
+                Some(v) => Arc::new(v),
+                None => Arc::new(()),
+            };
+            (Stored::Shared(shared), None)
         }
     }
 }
@@ -85,18 +75,16 @@ mod tests {
     #[test]
     fn only_the_trace_key_goes_to_the_header() {
         let trace = TraceContext::new_root();
-        assert!(matches!(Value::new(&TRACE_CONTEXT, trace.clone()), Value::Trace(t) if t == trace));
-        // Another key of the same type is shared: the header has one place.
-        assert!(matches!(
-            Value::new(&OTHER_TRACE, trace.clone()),
-            Value::Shared(_)
-        ));
-        let (stored, header) = Value::new(&N, 7).store();
-        assert!(header.is_none());
-        assert_eq!(stored.as_any(None).unwrap().downcast_ref::<u32>(), Some(&7));
-        let (stored, header) = Value::new(&TRACE_CONTEXT, trace.clone()).store();
+        let (stored, header) = store(&TRACE_CONTEXT, trace.clone());
         assert!(matches!(stored, Stored::Trace));
+        assert_eq!(header.as_ref(), Some(&trace));
         let any = stored.as_any(header.as_ref()).unwrap();
         assert_eq!(any.downcast_ref::<TraceContext>(), Some(&trace));
+        // Another key of the same type is shared: the header has one place.
+        let (stored, header) = store(&OTHER_TRACE, trace.clone());
+        assert!(matches!(stored, Stored::Shared(_)) && header.is_none());
+        let (stored, header) = store(&N, 7);
+        assert!(header.is_none());
+        assert_eq!(stored.as_any(None).unwrap().downcast_ref::<u32>(), Some(&7));
     }
 }

@@ -10,6 +10,11 @@
 //! worker's local queue, as they do in a server. Runtimes: current-thread, and
 //! multi-thread with two workers.
 //!
+//! A sixth case, `refcount_floor`, is the floor of any design in which a
+//! child task keeps its parent's context alive: it carries one `Arc` into
+//! the task (one reference count at spawn, one at the end, one more word)
+//! and does nothing else.
+//!
 //! Two spawned futures: `small`, an `async fn` holding one `u64` (16 bytes),
 //! and `medium`, an `async` block holding two (24 bytes). See the `sizes` bench
 //! for the size of each wrapped future and the allocation tokio makes for it.
@@ -23,6 +28,9 @@
 
 use std::future::Future;
 use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
@@ -40,6 +48,29 @@ static REQUEST: Key<u64> = Key::new("request");
 
 tokio::task_local! {
     static TASK_REQUEST: u64;
+}
+
+/// What the `refcount_floor` case carries into each task.
+static SHARED: LazyLock<Arc<u64>> = LazyLock::new(|| Arc::new(42));
+
+pin_project_lite::pin_project! {
+    /// A future that holds one `Arc` beside the spawned one and does nothing
+    /// else with it: what any context that a child task keeps alive costs at
+    /// the least (one reference count taken at spawn, one released at the
+    /// end, one word more in the task), without installing anything.
+    struct HoldsArc<F> {
+        _held: Arc<u64>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for HoldsArc<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
 }
 
 /// The value the opentelemetry context holds.
@@ -110,7 +141,7 @@ where
 /// runtime and returns the time they took.
 type Case = (&'static str, Box<dyn Fn(&Runtime, u64) -> Duration>);
 
-/// The five spawn cases for one future shape.
+/// The spawn cases for one future shape.
 fn spawn_fns<M, F>(make: M) -> Vec<Case>
 where
     M: Fn(u64) -> F + Copy + Send + 'static,
@@ -124,6 +155,18 @@ where
         (
             "ctx",
             Box::new(move |rt, iters| run(rt, spawn_join(iters, make, ctx::spawn))),
+        ),
+        (
+            "refcount_floor",
+            Box::new(move |rt, iters| {
+                let spawn = |f: F| {
+                    tokio::spawn(HoldsArc {
+                        _held: Arc::clone(&SHARED),
+                        inner: f,
+                    })
+                };
+                run(rt, spawn_join(iters, make, spawn))
+            }),
         ),
         (
             "opentelemetry",
@@ -149,7 +192,7 @@ where
     ]
 }
 
-/// Registers the five spawn cases for one future shape on one runtime.
+/// Registers the spawn cases for one future shape on one runtime.
 fn spawn_cases<M, F>(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, shape: &str, make: M)
 where
     M: Fn(u64) -> F + Copy + Send + 'static,

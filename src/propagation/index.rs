@@ -1,4 +1,6 @@
 //! [`HeaderIndex`]: the headers ctx reads, found in one pass over a request.
+// Used by the server layer (feature `http`); tested everywhere.
+#![cfg_attr(not(feature = "http"), allow(dead_code))]
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 

@@ -71,6 +71,7 @@ pub use self::baggage::BaggagePropagator;
 pub use self::request_id::{RequestId, RequestIdPropagator, REQUEST_ID};
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
 
+#[cfg(feature = "http")]
 pub(crate) use self::index::HeaderIndex;
 
 /// Header names used by the propagators, lowercase as the specifications

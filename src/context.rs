@@ -847,6 +847,48 @@ mod tests {
     }
 
     #[test]
+    fn the_trace_context_survives_every_copy_of_the_table() {
+        use crate::trace::{TraceContext, TRACE_CONTEXT};
+        static OTHER: Key<TraceContext> = Key::new("other trace");
+        static FORKED: Key<u32> = Key::new("forked").with_fork(|n| n + 1);
+
+        let trace = TraceContext::new_root();
+        let other = TraceContext::new_root();
+        let cx = Context::new()
+            .with(&A, 1)
+            .with(&TRACE_CONTEXT, trace.clone())
+            .with(&OTHER, other.clone());
+        assert_eq!(cx.get(&TRACE_CONTEXT), Some(&trace));
+        assert_eq!(cx.get(&OTHER), Some(&other));
+        // Writes of other keys, before and after it in the table, keep it.
+        let more = cx.with(&B, "b".into()).with(&C, 3).without(&A);
+        assert_eq!(more.get(&TRACE_CONTEXT), Some(&trace));
+        assert_eq!(more.get(&OTHER), Some(&other));
+        // Replacing it replaces it; removing it removes it, not `OTHER`.
+        let child = trace.child();
+        let replaced = more.with(&TRACE_CONTEXT, child.clone());
+        assert_eq!(replaced.get(&TRACE_CONTEXT), Some(&child));
+        assert_eq!(more.get(&TRACE_CONTEXT), Some(&trace));
+        let removed = replaced.without(&TRACE_CONTEXT);
+        assert_eq!(removed.get(&TRACE_CONTEXT), None);
+        assert_eq!(removed.get(&OTHER), Some(&other));
+        assert_eq!(removed.len(), replaced.len() - 1);
+        // A fork (a child task's snapshot) keeps it too.
+        let forked = replaced.with(&FORKED, 1).fork();
+        assert_eq!(forked.get(&FORKED), Some(&2));
+        assert_eq!(forked.get(&TRACE_CONTEXT), Some(&child));
+        // And a multi-value write sets it with the others.
+        let multi = Context::new().with_entries([
+            Some(Entry::new(&A, 5)),
+            Some(Entry::new(&TRACE_CONTEXT, trace.clone())),
+        ]);
+        assert_eq!(
+            (multi.get(&A), multi.get(&TRACE_CONTEXT)),
+            (Some(&5), Some(&trace))
+        );
+    }
+
+    #[test]
     fn empty_context_is_a_null_pointer() {
         assert_eq!(std::mem::size_of::<Context>(), std::mem::size_of::<usize>());
         assert!(Context::new().is_empty());

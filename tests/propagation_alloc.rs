@@ -100,13 +100,23 @@ fn allocation_budget() {
     assert_eq!(n, 0, "b3 multi header");
     assert!(p.trace.is_some());
 
-    let h = headers(&[("x-request-id", "abc-123")]);
-    let (n, _) = allocations(|| {
-        let mut p = Propagated::new();
-        RequestIdPropagator::new().extract(&h, &mut p);
-        p
-    });
-    assert_eq!(n, 1, "request id: one shared string");
+    // A request id of up to 38 bytes is held in place; a longer one is one
+    // shared string.
+    let long = "request-0f8fad5b-d9cb-469f-a165-70867728950e-retry-2";
+    for (id, expected) in [
+        ("abc-123", 0),
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", 0),
+        (long, 1),
+    ] {
+        let h = headers(&[("x-request-id", id)]);
+        let (n, p) = allocations(|| {
+            let mut p = Propagated::new();
+            RequestIdPropagator::new().extract(&h, &mut p);
+            p
+        });
+        assert_eq!(n, expected, "request id of {} bytes", id.len());
+        assert_eq!(p.request_id.unwrap().as_str(), id);
+    }
 
     // Reading the current ids.
     root.clone().sync_scope(|| {

@@ -18,7 +18,9 @@ pub static REQUEST_ID: Key<RequestId> = Key::new("ctx.request_id");
 /// characters (`!` to `~`, no spaces or control characters, so it is safe
 /// to print in logs).
 ///
-/// Cloning costs one reference count.
+/// Ids of up to 38 bytes (UUIDs, 32-digit hex ids, ULIDs) are held in
+/// place: making and cloning one allocates nothing. Longer ones are shared:
+/// cloning costs one reference count.
 ///
 /// # Examples
 /// ```
@@ -29,8 +31,35 @@ pub static REQUEST_ID: Key<RequestId> = Key::new("ctx.request_id");
 /// assert!(RequestId::new("two words").is_none());
 /// assert_eq!(RequestId::random().as_str().len(), 32);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(Arc<str>);
+#[derive(Clone)]
+pub struct RequestId(Repr);
+
+/// The longest id held in place, in bytes.
+const INLINE: usize = 38;
+
+#[derive(Clone)]
+enum Repr {
+    /// Visible ASCII, `len` bytes of `bytes`.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Shared(Arc<str>),
+}
+
+impl RequestId {
+    /// `id` must be 1 to `MAX_LEN` bytes of visible ASCII.
+    fn from_valid(id: &str) -> RequestId {
+        let mut bytes = [0; INLINE];
+        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
+            (Some(place), Ok(len)) => {
+                place.copy_from_slice(id.as_bytes());
+                RequestId(Repr::Inline { len, bytes })
+            }
+            _ => RequestId(Repr::Shared(Arc::from(id))),
+        }
+    }
+}
 
 impl RequestId {
     /// The longest request id accepted, in bytes. Longer values are ignored
@@ -54,7 +83,7 @@ impl RequestId {
         if v.is_empty() || !v.iter().all(|b| b.is_ascii_graphic()) {
             return None;
         }
-        std::str::from_utf8(v).ok().map(|s| RequestId(Arc::from(s)))
+        std::str::from_utf8(v).ok().map(RequestId::from_valid)
     }
 
     /// A new random request id: 32 lowercase hex digits from the same
@@ -65,7 +94,13 @@ impl RequestId {
 
     /// The id.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Only visible ASCII is ever stored, so this never falls back.
+            Repr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("")
+            }
+            Repr::Shared(s) => s,
+        }
     }
 
     /// The request id of the current [`Context`](crate::Context), if any.
@@ -87,25 +122,53 @@ impl From<TraceId> for RequestId {
     /// The trace id's 32 hex digits, for services that use the trace id as
     /// their request id.
     fn from(id: TraceId) -> Self {
-        RequestId(Arc::from(id.to_string()))
+        let mut bytes = [0; INLINE];
+        id.encode_hex(&mut bytes[..32]);
+        RequestId(Repr::Inline { len: 32, bytes })
     }
 }
 
 impl AsRef<str> for RequestId {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
+    }
+}
+
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RequestId {}
+
+impl std::hash::Hash for RequestId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for RequestId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RequestId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
+        f.pad(self.as_str())
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestId({:?})", &*self.0)
+        write!(f, "RequestId({:?})", self.as_str())
     }
 }
 
@@ -184,6 +247,31 @@ impl Propagator for RequestIdPropagator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_ids_are_held_in_place_long_ones_shared() {
+        for len in [1, 26, 32, 36, INLINE, INLINE + 1, RequestId::MAX_LEN] {
+            let text: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let id = RequestId::new(&text).unwrap();
+            assert_eq!(id.as_str(), text);
+            assert_eq!(id.to_string(), text);
+            assert_eq!(matches!(id.0, Repr::Inline { .. }), len <= INLINE, "{len}");
+            let copy = id.clone();
+            assert_eq!(copy, id);
+            assert_eq!(copy.cmp(&id), std::cmp::Ordering::Equal);
+        }
+        let trace = TraceId::random();
+        let from_trace = RequestId::from(trace);
+        assert_eq!(from_trace.as_str(), trace.to_string());
+        assert!(matches!(from_trace.0, Repr::Inline { len: 32, .. }));
+        // Order and equality follow the text, whatever the representation.
+        let short = RequestId::new("b").unwrap();
+        let long = RequestId::new(&"a".repeat(INLINE + 5)).unwrap();
+        assert!(long < short);
+        assert_ne!(long, short);
+    }
 
     /// (value, expected, reason)
     const VECTORS: &[(&str, Option<&str>, &str)] = &[

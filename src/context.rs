@@ -1,6 +1,7 @@
 //! [`Context`]: an immutable snapshot of typed values, and the per-thread slot
 //! that holds the current one.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -10,8 +11,9 @@ use triomphe::ThinArc;
 
 use crate::error::AccessError;
 use crate::key::{ErasedKey, Key};
+use crate::propagation::RequestId;
 use crate::trace::TraceContext;
-use crate::value::{self, Stored};
+use crate::value::{self, HeaderField, Lodged, Stored};
 
 /// An immutable snapshot of typed values: the request context.
 ///
@@ -61,19 +63,19 @@ pub struct Context {
 impl std::panic::UnwindSafe for Context {}
 impl std::panic::RefUnwindSafe for Context {}
 
-/// A value to put into a context: its table entry, and the trace context
-/// for the table's header if it is one.
+/// A value to put into a context: its table entry, and the value for the
+/// table's header if its key has a place there (see [`Stored`]).
 pub(crate) struct Entry {
     item: Item,
-    trace: Option<TraceContext>,
+    lodged: Option<Lodged>,
 }
 
 impl Entry {
     pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Entry {
-        let (value, trace) = value::store(key, value);
+        let (value, lodged) = value::store(key, value);
         Entry {
             item: Item { key, value },
-            trace,
+            lodged,
         }
     }
 }
@@ -87,10 +89,23 @@ struct Item {
 }
 
 /// A table's header: whether any of the keys has a fork policy, so that
-/// capture need not look, and the request's trace context (see [`Stored`]).
+/// capture need not look, and the request's trace context and request id
+/// (see [`Stored`]).
+#[derive(Clone)]
 struct Header {
     forks: bool,
     trace: Option<TraceContext>,
+    request_id: Option<RequestId>,
+}
+
+impl Header {
+    /// Puts a value in its field.
+    fn lodge(&mut self, lodged: Lodged) {
+        match lodged {
+            Lodged::Trace(t) => self.trace = Some(t),
+            Lodged::RequestId(r) => self.request_id = Some(r),
+        }
+    }
 }
 
 /// The values of a context, sorted by their key's address, with their
@@ -186,12 +201,12 @@ impl Context {
     /// [`Context::with`] for one erased entry: one search, then the table
     /// copied around it.
     pub(crate) fn with_entry(&self, entry: Entry) -> Context {
-        let Entry { item, trace } = entry;
+        let Entry { item, lodged } = entry;
         let entries = self.entries();
-        let header = Header {
-            forks: self.forks() || item.key.forks(),
-            trace: trace.or_else(|| self.trace().cloned()),
-        };
+        let mut header = self.header_copy(item.key.forks());
+        if let Some(lodged) = lodged {
+            header.lodge(lodged);
+        }
         let (before, after) = match position(entries, item.key) {
             Ok(i) => (&entries[..i], &entries[i + 1..]),
             Err(i) => entries.split_at(i),
@@ -216,20 +231,22 @@ impl Context {
                 return self.with_entry(entry);
             }
         }
-        let trace = new.iter_mut().flatten().find_map(|e| e.trace.take());
         let entries = self.entries();
         // The new entries' order by key, `None`s last: indices are sorted
         // rather than the (larger) entries themselves.
         let mut order = [0; N];
         let mut added = 0;
         let mut replaced = 0;
-        let mut forks = self.forks();
-        for (i, e) in new.iter().enumerate() {
+        let mut header = self.header_copy(false);
+        for (i, e) in new.iter_mut().enumerate() {
             order[i] = i;
             if let Some(e) = e {
                 added += 1;
                 replaced += usize::from(position(entries, e.item.key).is_ok());
-                forks |= e.item.key.forks();
+                header.forks |= e.item.key.forks();
+                if let Some(lodged) = e.lodged.take() {
+                    header.lodge(lodged);
+                }
             }
         }
         // An insertion sort: a handful of entries, and no call into the
@@ -250,10 +267,6 @@ impl Context {
             order,
             next_new: 0,
             len: entries.len() + added - replaced,
-        };
-        let header = Header {
-            forks,
-            trace: trace.or_else(|| self.trace().cloned()),
         };
         // By reference: the merge holds the new entries, no need to move it.
         Context {
@@ -281,12 +294,15 @@ impl Context {
             Err(_) => self.clone(),
             Ok(i) => Context {
                 entries: table(
-                    Header {
-                        forks: self.forks() && others_fork(entries, key),
-                        trace: match entries[i].value {
-                            Stored::Trace => None,
-                            Stored::Shared(_) => self.trace().cloned(),
-                        },
+                    {
+                        let mut header = self.header_copy(false);
+                        header.forks = self.forks() && others_fork(entries, key);
+                        match HeaderField::of(key) {
+                            Some(HeaderField::Trace) => header.trace = None,
+                            Some(HeaderField::RequestId) => header.request_id = None,
+                            None => {}
+                        }
+                        header
                     },
                     Without {
                         before: entries[..i].iter(),
@@ -303,7 +319,7 @@ impl Context {
     pub fn get<T: Send + Sync + 'static>(&self, key: &'static Key<T>) -> Option<&T> {
         let entries = self.entries();
         let i = position(entries, key).ok()?;
-        entries[i].value.as_any(self.trace())?.downcast_ref::<T>()
+        self.value_of(&entries[i])?.downcast_ref::<T>()
     }
 
     /// Returns `true` if a value is stored under `key`.
@@ -392,19 +408,16 @@ impl Context {
         if !self.forks() {
             return self;
         }
-        // (The trace key has no fork policy: the header's trace stays.)
-        let trace = self.trace();
+        // (The keys with a header field have no fork policy: the header's
+        // values stay.)
         let forked = self.entries().iter().map(|e| Item {
             key: e.key,
-            value: match e.value.as_any(trace).and_then(|v| e.key.fork(v)) {
+            value: match self.value_of(e).and_then(|v| e.key.fork(v)) {
                 Some(v) => Stored::Shared(v),
                 None => e.value.clone(),
             },
         });
-        let header = Header {
-            forks: true,
-            trace: trace.cloned(),
-        };
+        let header = self.header_copy(true);
         Context {
             entries: table(header, forked),
         }
@@ -420,8 +433,35 @@ impl Context {
         self.entries.as_ref().is_some_and(|t| t.header.header.forks)
     }
 
-    fn trace(&self) -> Option<&TraceContext> {
-        self.entries.as_ref()?.header.header.trace.as_ref()
+    /// A copy of this table's header (empty fields for the empty context),
+    /// with `forks` added to its fork flag.
+    fn header_copy(&self, forks: bool) -> Header {
+        match &self.entries {
+            Some(t) => {
+                let mut header = t.header.header.clone();
+                header.forks |= forks;
+                header
+            }
+            None => Header {
+                forks,
+                trace: None,
+                request_id: None,
+            },
+        }
+    }
+
+    /// The value of one of this context's items, to downcast.
+    fn value_of<'a>(&'a self, item: &'a Item) -> Option<&'a (dyn Any + Send + Sync)> {
+        match &item.value {
+            Stored::Shared(v) => Some(&**v),
+            Stored::InHeader => {
+                let header = &self.entries.as_ref()?.header.header;
+                match HeaderField::of(item.key)? {
+                    HeaderField::Trace => Some(header.trace.as_ref()?),
+                    HeaderField::RequestId => Some(header.request_id.as_ref()?),
+                }
+            }
+        }
     }
 
     fn entries(&self) -> &[Item] {
@@ -886,6 +926,18 @@ mod tests {
             (multi.get(&A), multi.get(&TRACE_CONTEXT)),
             (Some(&5), Some(&trace))
         );
+        // The request id has a header field of its own.
+        use crate::propagation::{RequestId, REQUEST_ID};
+        let id = RequestId::new("req-7").unwrap();
+        let both = multi.with(&REQUEST_ID, id.clone());
+        assert_eq!(both.get(&REQUEST_ID), Some(&id));
+        assert_eq!(both.get(&TRACE_CONTEXT), Some(&trace));
+        let no_id = both.without(&REQUEST_ID);
+        assert_eq!(no_id.get(&REQUEST_ID), None);
+        assert_eq!(no_id.get(&TRACE_CONTEXT), Some(&trace));
+        let no_trace = both.without(&TRACE_CONTEXT);
+        assert_eq!(no_trace.get(&REQUEST_ID), Some(&id));
+        assert_eq!(no_trace.get(&TRACE_CONTEXT), None);
     }
 
     #[test]

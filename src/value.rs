@@ -1,67 +1,88 @@
-//! How a context table holds its values: [`Stored`], and [`store`] to put
-//! one in.
+//! How a context table holds its values: [`Stored`] in the table, and
+//! [`store`] to put one in.
 
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::key::Key;
+use crate::key::{ErasedKey, Key};
+use crate::propagation::{RequestId, REQUEST_ID};
 use crate::trace::{TraceContext, TRACE_CONTEXT};
 
 /// What a context table stores for one key.
 ///
 /// Values are shared behind an `Arc`, so that copy-on-write copies
-/// pointers, never values. The request's [`TraceContext`] under
-/// [`TRACE_CONTEXT`] is the exception: it is held in the table's header
-/// (`Trace` points there), so that seeding a request's context costs one
-/// allocation, not two, while every entry stays two words.
+/// pointers, never values. The two per-request values the server layer
+/// seeds, the [`TraceContext`] under [`TRACE_CONTEXT`] and the
+/// [`RequestId`] under [`REQUEST_ID`], are the exception: they are held in
+/// the table's header ([`Lodged`]; `InHeader` says so), so that seeding a
+/// request's context costs one allocation, while every entry stays two
+/// words.
 #[derive(Clone)]
 pub(crate) enum Stored {
     Shared(Arc<dyn Any + Send + Sync>),
-    Trace,
+    InHeader,
 }
 
-/// Stores `value` for `key`: what the table's entry holds, and the trace
-/// context for the table's header when the key is [`TRACE_CONTEXT`] (every
-/// other key's value is shared).
+/// A value on its way into a table's header.
+pub(crate) enum Lodged {
+    Trace(TraceContext),
+    RequestId(RequestId),
+}
+
+/// Which header field, if any, holds `key`'s value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderField {
+    Trace,
+    RequestId,
+}
+
+impl HeaderField {
+    /// The field for `key`: only the two keys named above have one.
+    #[inline]
+    pub(crate) fn of(key: &'static dyn ErasedKey) -> Option<HeaderField> {
+        let this = addr(key);
+        if this == addr(&TRACE_CONTEXT) {
+            Some(HeaderField::Trace)
+        } else if this == addr(&REQUEST_ID) {
+            Some(HeaderField::RequestId)
+        } else {
+            None
+        }
+    }
+}
+
+fn addr(key: &'static dyn ErasedKey) -> *const () {
+    std::ptr::from_ref(key).cast()
+}
+
+/// Stores `value` for `key`: what the table's entry holds, and the value
+/// for the table's header when `key` has a header field.
 #[inline]
 pub(crate) fn store<T: Send + Sync + 'static>(
     key: &'static Key<T>,
     value: T,
-) -> (Stored, Option<TraceContext>) {
-    let trace_key: *const () = std::ptr::from_ref(&TRACE_CONTEXT).cast();
-    if std::ptr::from_ref(key).cast::<()>() != trace_key {
+) -> (Stored, Option<Lodged>) {
+    let Some(field) = HeaderField::of(key) else {
         return (Stored::Shared(Arc::new(value)), None);
-    }
-    // The key is `TRACE_CONTEXT`, so `T` is `TraceContext`.
+    };
+    // The key is one of the two, so `T` is its type: the downcasts succeed.
     let mut slot = Some(value);
     let any: &mut dyn Any = &mut slot;
-    match any
-        .downcast_mut::<Option<TraceContext>>()
-        .and_then(Option::take)
-    {
-        Some(trace) => (Stored::Trace, Some(trace)),
-        None => {
-            // Unreachable: only a successful `take` empties `slot`.
-            let shared: Arc<dyn Any + Send + Sync> = match slot {
-                Some(v) => Arc::new(v),
-                None => Arc::new(()),
-            };
-            (Stored::Shared(shared), None)
-        }
-    }
-}
-
-impl Stored {
-    /// The value, to downcast; `trace` is the table header's trace context.
-    #[inline]
-    pub(crate) fn as_any<'a>(
-        &'a self,
-        trace: Option<&'a TraceContext>,
-    ) -> Option<&'a (dyn Any + Send + Sync)> {
-        match self {
-            Stored::Shared(v) => Some(&**v),
-            Stored::Trace => trace.map(|t| t as &(dyn Any + Send + Sync)),
-        }
+    let lodged = match field {
+        HeaderField::Trace => any
+            .downcast_mut::<Option<TraceContext>>()
+            .and_then(Option::take)
+            .map(Lodged::Trace),
+        HeaderField::RequestId => any
+            .downcast_mut::<Option<RequestId>>()
+            .and_then(Option::take)
+            .map(Lodged::RequestId),
+    };
+    match (lodged, slot) {
+        (Some(lodged), _) => (Stored::InHeader, Some(lodged)),
+        // Unreachable (see above); shared, as any other value would be.
+        (None, Some(v)) => (Stored::Shared(Arc::new(v)), None),
+        (None, None) => (Stored::Shared(Arc::new(())), None),
     }
 }
 
@@ -73,18 +94,23 @@ mod tests {
     static N: Key<u32> = Key::new("n");
 
     #[test]
-    fn only_the_trace_key_goes_to_the_header() {
+    fn only_the_two_request_keys_go_to_the_header() {
         let trace = TraceContext::new_root();
-        let (stored, header) = store(&TRACE_CONTEXT, trace.clone());
-        assert!(matches!(stored, Stored::Trace));
-        assert_eq!(header.as_ref(), Some(&trace));
-        let any = stored.as_any(header.as_ref()).unwrap();
-        assert_eq!(any.downcast_ref::<TraceContext>(), Some(&trace));
+        let (stored, lodged) = store(&TRACE_CONTEXT, trace.clone());
+        assert!(matches!(stored, Stored::InHeader));
+        assert!(matches!(lodged, Some(Lodged::Trace(t)) if t == trace));
+        let id = RequestId::new("r-1").unwrap();
+        let (stored, lodged) = store(&REQUEST_ID, id.clone());
+        assert!(matches!(stored, Stored::InHeader));
+        assert!(matches!(lodged, Some(Lodged::RequestId(r)) if r == id));
         // Another key of the same type is shared: the header has one place.
-        let (stored, header) = store(&OTHER_TRACE, trace.clone());
-        assert!(matches!(stored, Stored::Shared(_)) && header.is_none());
-        let (stored, header) = store(&N, 7);
-        assert!(header.is_none());
-        assert_eq!(stored.as_any(None).unwrap().downcast_ref::<u32>(), Some(&7));
+        let (stored, lodged) = store(&OTHER_TRACE, trace);
+        assert!(matches!(stored, Stored::Shared(_)) && lodged.is_none());
+        let (stored, lodged) = store(&N, 7);
+        assert!(lodged.is_none());
+        let Stored::Shared(v) = stored else {
+            panic!("a u32 is shared")
+        };
+        assert_eq!(v.downcast_ref::<u32>(), Some(&7));
     }
 }

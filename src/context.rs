@@ -10,7 +10,7 @@ use std::mem::ManuallyDrop;
 use triomphe::ThinArc;
 
 use crate::error::AccessError;
-use crate::key::{ErasedKey, Key};
+use crate::key::{key_addr, ErasedKey, Key};
 use crate::propagation::RequestId;
 use crate::trace::TraceContext;
 use crate::value::{self, HeaderField, Lodged, Stored};
@@ -106,6 +106,22 @@ impl Header {
             Lodged::RequestId(r) => self.request_id = Some(r),
         }
     }
+
+    /// The value in `field`, to downcast.
+    fn get(&self, field: HeaderField) -> Option<&(dyn Any + Send + Sync)> {
+        match field {
+            HeaderField::Trace => Some(self.trace.as_ref()?),
+            HeaderField::RequestId => Some(self.request_id.as_ref()?),
+        }
+    }
+
+    /// Empties `field`.
+    fn clear(&mut self, field: HeaderField) {
+        match field {
+            HeaderField::Trace => self.trace = None,
+            HeaderField::RequestId => self.request_id = None,
+        }
+    }
 }
 
 /// The values of a context, sorted by their key's address, with their
@@ -121,11 +137,6 @@ fn others_fork(entries: &[Item], key: &'static dyn ErasedKey) -> bool {
     entries
         .iter()
         .any(|e| key_addr(e.key) != key_addr(key) && e.key.forks())
-}
-
-/// A key's identity is the address of its `static`.
-fn key_addr(key: &'static dyn ErasedKey) -> usize {
-    key as *const dyn ErasedKey as *const () as usize
 }
 
 impl Context {
@@ -160,15 +171,7 @@ impl Context {
     /// });
     /// ```
     pub fn current() -> Context {
-        SLOT.with(|slot| {
-            // `take` and `set` run no user code: the slot holds the current
-            // context only between these two lines, and `set` drops an empty
-            // context.
-            let cx = slot.cx.take();
-            let copy = cx.clone();
-            slot.cx.set(cx);
-            copy
-        })
+        with_current(Context::clone)
     }
 
     /// Returns a new context with `value` stored under `key`, replacing what
@@ -297,10 +300,8 @@ impl Context {
                     {
                         let mut header = self.header_copy(false);
                         header.forks = self.forks() && others_fork(entries, key);
-                        match HeaderField::of(key) {
-                            Some(HeaderField::Trace) => header.trace = None,
-                            Some(HeaderField::RequestId) => header.request_id = None,
-                            None => {}
+                        if let Some(field) = HeaderField::of(key) {
+                            header.clear(field);
                         }
                         header
                     },
@@ -456,10 +457,7 @@ impl Context {
             Stored::Shared(v) => Some(&**v),
             Stored::InHeader => {
                 let header = &self.entries.as_ref()?.header.header;
-                match HeaderField::of(item.key)? {
-                    HeaderField::Trace => Some(header.trace.as_ref()?),
-                    HeaderField::RequestId => Some(header.request_id.as_ref()?),
-                }
+                header.get(HeaderField::of(item.key)?)
             }
         }
     }
@@ -765,24 +763,23 @@ impl fmt::Debug for ContextGuard {
     }
 }
 
-pub(crate) fn enter_owned(cx: Context) -> ContextGuard {
-    let prev = SLOT.with(|slot| (slot.cx.replace(cx), slot.scoped.replace(true)));
+pub(crate) fn enter_owned(mut cx: Context) -> ContextGuard {
+    // Afterwards `cx` holds what the thread held before.
+    let scoped = swap_in(&mut cx);
     ContextGuard {
-        prev: Some(prev),
+        prev: Some((cx, scoped)),
         _not_send: PhantomData,
     }
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        if let Some((prev, scoped)) = self.prev.take() {
-            let left = SLOT.with(|slot| {
-                slot.scoped.set(scoped);
-                slot.cx.replace(prev)
-            });
-            // Dropped here, after the slot is consistent: this may run user
-            // destructors, which may read the context.
-            drop(left);
+        if let Some((mut cx, scoped)) = self.prev.take() {
+            swap_out(&mut cx, scoped);
+            // `cx` now holds the guard's context, with the writes made under
+            // it: dropped here, after the slot is consistent, since this may
+            // run user destructors, which may read the context.
+            drop(cx);
         }
     }
 }

@@ -212,6 +212,11 @@ impl<T: Send + Sync + 'static> fmt::Debug for Key<T> {
     }
 }
 
+/// A key's identity is the address of its `static`.
+pub(crate) fn key_addr(key: &'static dyn ErasedKey) -> usize {
+    std::ptr::from_ref(key).cast::<()>() as usize
+}
+
 /// What the context needs of a key without knowing `T`.
 pub(crate) trait ErasedKey: Send + Sync {
     fn name(&self) -> &'static str;

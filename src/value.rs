@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::key::{ErasedKey, Key};
+use crate::key::{key_addr, ErasedKey, Key};
 use crate::propagation::{RequestId, REQUEST_ID};
 use crate::trace::{TraceContext, TRACE_CONTEXT};
 
@@ -40,19 +40,15 @@ impl HeaderField {
     /// The field for `key`: only the two keys named above have one.
     #[inline]
     pub(crate) fn of(key: &'static dyn ErasedKey) -> Option<HeaderField> {
-        let this = addr(key);
-        if this == addr(&TRACE_CONTEXT) {
+        let this = key_addr(key);
+        if this == key_addr(&TRACE_CONTEXT) {
             Some(HeaderField::Trace)
-        } else if this == addr(&REQUEST_ID) {
+        } else if this == key_addr(&REQUEST_ID) {
             Some(HeaderField::RequestId)
         } else {
             None
         }
     }
-}
-
-fn addr(key: &'static dyn ErasedKey) -> *const () {
-    std::ptr::from_ref(key).cast()
 }
 
 /// Stores `value` for `key`: what the table's entry holds, and the value

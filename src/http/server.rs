@@ -211,7 +211,7 @@ impl<S> Layer<S> for ContextLayer {
 }
 
 /// The service made by [`ContextLayer`]: see there.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ContextService<S> {
     inner: S,
     config: Arc<Config>,
@@ -223,29 +223,7 @@ impl<S> ContextService<S> {
         ContextLayer::new().layer(inner)
     }
 
-    /// Returns a reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// Returns a mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Returns the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for ContextService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ContextService")
-            .field("inner", &self.inner)
-            .field("config", &self.config)
-            .finish()
-    }
+    inner_service_accessors!();
 }
 
 impl Config {

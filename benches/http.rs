@@ -159,7 +159,7 @@ fn main() {
     }
 
     // Skipped when a filter is given (`cargo bench --bench http -- ctx`).
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+    if support::unfiltered() {
         interleaved_runs();
     }
 }

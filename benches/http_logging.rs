@@ -137,7 +137,7 @@ fn main() {
 
     // The same, each case's batches interleaved with the others' (see
     // `support::interleaved`); skipped when a filter is given.
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+    if support::unfiltered() {
         for (title, traceparent) in [
             ("http_logging_no_traceparent", false),
             ("http_logging_traceparent", true),

@@ -31,25 +31,19 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use criterion::{criterion_group, Criterion, Throughput};
-use ctx::{Context, FutureExt as _, Key};
+use ctx::{Context, FutureExt as _};
 use opentelemetry::context::FutureExt as _;
 use tracing::Instrument as _;
 
 /// How many times the measured future returns `Pending`.
 const POLLS: u32 = 1000;
 
+#[path = "support/shapes.rs"]
+mod shapes;
 #[path = "support/stats.rs"]
 mod stats;
 
-static REQUEST: Key<u64> = Key::new("request");
-
-tokio::task_local! {
-    static TASK_REQUEST: u64;
-}
-
-/// The value the opentelemetry context holds.
-#[derive(Debug)]
-struct OtelRequest(#[allow(dead_code)] u64);
+use shapes::{OtelRequest, REQUEST, TASK_REQUEST};
 
 /// Wakes itself and returns `Pending` `left` times, then `Ready`.
 #[derive(Debug)]
@@ -257,7 +251,7 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     // Skipped when a filter is given (`cargo bench --bench poll -- ctx`).
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+    if stats::unfiltered() {
         interleaved_run();
     }
 }

@@ -17,7 +17,7 @@ use std::mem::{size_of, size_of_val};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use ctx::{Context, FutureExt as _, Key};
+use ctx::{Context, FutureExt as _};
 use opentelemetry::context::FutureExt as _;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -25,26 +25,10 @@ use tracing::Instrument as _;
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
-static REQUEST: Key<u64> = Key::new("request");
+#[path = "support/shapes.rs"]
+mod shapes;
 
-tokio::task_local! {
-    static TASK_REQUEST: u64;
-}
-
-/// The value the opentelemetry context holds.
-#[derive(Debug)]
-struct OtelRequest(#[allow(dead_code)] u64);
-
-/// A 16-byte future (`async fn`): one `u64` and the state.
-async fn small(a: u64) -> u64 {
-    black_box(a)
-}
-
-/// A 24-byte `async` block: two `u64`s and the state.
-fn medium(a: u64) -> impl Future<Output = u64> + Send + 'static {
-    let b = a + 1;
-    async move { black_box(a) ^ black_box(b) }
-}
+use shapes::{in_all_contexts, medium, small, TASK_REQUEST};
 
 /// An 8-byte hand-written future.
 #[derive(Debug)]
@@ -143,9 +127,6 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let cx = Context::new().with(&REQUEST, 42);
-    let otel_cx = opentelemetry::Context::new().with_value(OtelRequest(42));
-
     let body = async {
         // Let the runtime grow its queues before anything is counted.
         for i in 0..64 {
@@ -161,11 +142,5 @@ fn main() {
         rows("medium `async` (2 × u64)", medium).await;
         rows("hand-written (1 × u64)", Handwritten).await;
     };
-    let body = TASK_REQUEST.scope(
-        42,
-        body.instrument(tracing::info_span!("driver"))
-            .with_context(otel_cx)
-            .in_context(cx),
-    );
-    rt.block_on(body);
+    rt.block_on(in_all_contexts(body));
 }

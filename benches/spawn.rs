@@ -35,20 +35,17 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BenchmarkGroup, Criterion};
-use ctx::{Context, FutureExt as _, Key};
 use opentelemetry::context::FutureExt as _;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
+#[path = "support/shapes.rs"]
+mod shapes;
 #[path = "support/stats.rs"]
 mod stats;
 
-static REQUEST: Key<u64> = Key::new("request");
-
-tokio::task_local! {
-    static TASK_REQUEST: u64;
-}
+use shapes::{in_all_contexts, medium, small, TASK_REQUEST};
 
 /// What the `refcount_floor` case carries into each task.
 static SHARED: LazyLock<Arc<u64>> = LazyLock::new(|| Arc::new(42));
@@ -71,34 +68,6 @@ impl<F: Future> Future for HoldsArc<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         self.project().inner.poll(cx)
     }
-}
-
-/// The value the opentelemetry context holds.
-#[derive(Debug)]
-struct OtelRequest(#[allow(dead_code)] u64);
-
-/// A 16-byte future: one `u64` and the state.
-async fn small(a: u64) -> u64 {
-    black_box(a)
-}
-
-/// A 24-byte future: two `u64`s and the state.
-fn medium(a: u64) -> impl Future<Output = u64> + Send + 'static {
-    let b = a + 1;
-    async move { black_box(a) ^ black_box(b) }
-}
-
-/// Runs `body` inside every kind of context this file compares, so that each
-/// case pays the same for its driver.
-fn in_all_contexts<F: Future>(body: F) -> impl Future<Output = F::Output> {
-    let cx = Context::new().with(&REQUEST, 42);
-    let otel_cx = opentelemetry::Context::new().with_value(OtelRequest(42));
-    TASK_REQUEST.scope(
-        42,
-        body.instrument(tracing::info_span!("driver"))
-            .with_context(otel_cx)
-            .in_context(cx),
-    )
 }
 
 /// Spawns `iters` tasks one after the other with `spawn`, awaiting each, and
@@ -243,18 +212,6 @@ fn spawn_multi_thread(c: &mut Criterion) {
     g.finish();
 }
 
-/// Runs `iters` blocking closures one after the other, awaiting each.
-async fn blocking_join<S>(iters: u64, spawn: S) -> Duration
-where
-    S: Fn(u64) -> JoinHandle<u64>,
-{
-    let start = Instant::now();
-    for i in 0..iters {
-        black_box(spawn(i).await.unwrap());
-    }
-    start.elapsed()
-}
-
 fn spawn_blocking(c: &mut Criterion) {
     // One blocking thread: with more, a closure spawned while the previous
     // one's thread is still on its way back to idle starts a new thread, and
@@ -269,7 +226,11 @@ fn spawn_blocking(c: &mut Criterion) {
         b.iter_custom(|iters| {
             run(
                 rt,
-                blocking_join(iters, |i| tokio::task::spawn_blocking(move || black_box(i))),
+                spawn_join(
+                    iters,
+                    |i| i,
+                    |i| tokio::task::spawn_blocking(move || black_box(i)),
+                ),
             )
         })
     });
@@ -277,7 +238,7 @@ fn spawn_blocking(c: &mut Criterion) {
         b.iter_custom(|iters| {
             run(
                 rt,
-                blocking_join(iters, |i| ctx::spawn_blocking(move || black_box(i))),
+                spawn_join(iters, |i| i, |i| ctx::spawn_blocking(move || black_box(i))),
             )
         })
     });
@@ -285,13 +246,17 @@ fn spawn_blocking(c: &mut Criterion) {
         b.iter_custom(|iters| {
             run(
                 rt,
-                blocking_join(iters, |i| {
-                    let cx = opentelemetry::Context::current();
-                    tokio::task::spawn_blocking(move || {
-                        let _guard = cx.attach();
-                        black_box(i)
-                    })
-                }),
+                spawn_join(
+                    iters,
+                    |i| i,
+                    |i| {
+                        let cx = opentelemetry::Context::current();
+                        tokio::task::spawn_blocking(move || {
+                            let _guard = cx.attach();
+                            black_box(i)
+                        })
+                    },
+                ),
             )
         })
     });
@@ -314,7 +279,7 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     // Skipped when a filter is given (`cargo bench --bench spawn -- ctx`).
-    if std::env::args().skip(1).all(|a| a.starts_with('-')) {
+    if stats::unfiltered() {
         interleaved_runs();
     }
 }

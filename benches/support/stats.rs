@@ -5,6 +5,13 @@
 
 use std::time::Duration;
 
+/// `true` when the bench runs whole, with no filter (`cargo bench --bench
+/// poll`, not `cargo bench --bench poll -- ctx`): the interleaved runs are
+/// skipped when a filter picks some cases.
+pub fn unfiltered() -> bool {
+    std::env::args().skip(1).all(|a| a.starts_with('-'))
+}
+
 /// Times `rounds` batches of every case, the cases interleaved and their
 /// order rotated each round, so that a slow spell of a shared machine hits
 /// every case alike. `batch(i)` runs one batch of case `i` and returns its

@@ -29,6 +29,22 @@ fn probe() -> (DropProbe, Arc<Mutex<Vec<Option<&'static str>>>>) {
     (DropProbe { seen: seen.clone() }, seen)
 }
 
+/// `inner` awaited inside a context where `VALUE` is `name`, holding a drop
+/// probe that is declared first, so it drops after `inner`; returns the
+/// future and what the probe saw.
+fn probed(
+    name: &'static str,
+    inner: impl Future<Output = ()>,
+) -> (impl Future<Output = ()>, Arc<Mutex<Vec<Option<&'static str>>>>) {
+    let (p, seen) = probe();
+    let fut = async move {
+        let _p = p;
+        inner.await;
+    }
+    .in_context(Context::new().with(&VALUE, name));
+    (fut, seen)
+}
+
 /// A future that stays pending `n` times, writing to the context on each poll.
 async fn pending_times(n: usize) {
     for i in 0..n {
@@ -229,19 +245,8 @@ fn accessors_expose_the_context_and_inner() {
 
 #[test]
 fn nested_drops_each_see_their_own_context() {
-    let (outer_probe, outer_seen) = probe();
-    let (inner_probe, inner_seen) = probe();
-    let inner = async move {
-        let _p = inner_probe;
-        std::future::pending::<()>().await;
-    }
-    .in_context(Context::new().with(&VALUE, "inner"));
-    let outer = async move {
-        // Declared first, so it drops after `inner`.
-        let _p = outer_probe;
-        inner.await;
-    }
-    .in_context(Context::new().with(&VALUE, "outer"));
+    let (inner, inner_seen) = probed("inner", std::future::pending());
+    let (outer, outer_seen) = probed("outer", inner);
     let mut outer = task::spawn(outer);
     assert!(outer.poll().is_pending());
     Context::new().with(&VALUE, "thread").run(|| {
@@ -257,24 +262,9 @@ fn nested_drops_each_see_their_own_context() {
 fn deeply_nested_drops_unwind_in_order() {
     // Three levels: the outermost parks in the thread's slot, the two inner
     // ones on the per-thread stack.
-    let (p1, seen1) = probe();
-    let (p2, seen2) = probe();
-    let (p3, seen3) = probe();
-    let level3 = async move {
-        let _p = p3;
-        std::future::pending::<()>().await;
-    }
-    .in_context(Context::new().with(&VALUE, "three"));
-    let level2 = async move {
-        let _p = p2;
-        level3.await;
-    }
-    .in_context(Context::new().with(&VALUE, "two"));
-    let level1 = async move {
-        let _p = p1;
-        level2.await;
-    }
-    .in_context(Context::new().with(&VALUE, "one"));
+    let (level3, seen3) = probed("three", std::future::pending());
+    let (level2, seen2) = probed("two", level3);
+    let (level1, seen1) = probed("one", level2);
     let mut level1 = task::spawn(level1);
     assert!(level1.poll().is_pending());
     drop(level1);

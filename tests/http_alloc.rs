@@ -165,35 +165,27 @@ fn allocations_per_request() {
 
     println!("| case | inbound | allocations / request | over bare |");
     println!("|---|---|---:|---:|");
+    let cases: [(&str, &dyn Fn(Inbound) -> f64); 7] = [
+        ("bare", &|i| per_request(&rt, &bare, i)),
+        ("no-op body layer", &|i| per_request(&rt, &noop, i)),
+        ("ctx", &|i| per_request(&rt, &ctx, i)),
+        ("ctx, access_log(None)", &|i| {
+            per_request(&rt, &ctx_no_log, i)
+        }),
+        ("ctx around the router", &|i| {
+            per_request(&rt, &ctx_outside, i)
+        }),
+        ("tower-http", &|i| per_request(&rt, &tower_http, i)),
+        ("otel", &|i| per_request(&rt, &otel, i)),
+    ];
     for inbound in [
         Inbound::Nothing,
         Inbound::Traceparent,
         Inbound::TraceparentAndRequestId,
     ] {
-        let count = |name: &str| -> f64 {
-            match name {
-                "bare" => per_request(&rt, &bare, inbound),
-                "no-op body layer" => per_request(&rt, &noop, inbound),
-                "ctx" => per_request(&rt, &ctx, inbound),
-                "ctx, access_log(None)" => per_request(&rt, &ctx_no_log, inbound),
-                "ctx around the router" => per_request(&rt, &ctx_outside, inbound),
-                "tower-http" => per_request(&rt, &tower_http, inbound),
-                "otel" => per_request(&rt, &otel, inbound),
-                _ => unreachable!(),
-            }
-        };
-        let names = [
-            "bare",
-            "no-op body layer",
-            "ctx",
-            "ctx, access_log(None)",
-            "ctx around the router",
-            "tower-http",
-            "otel",
-        ];
-        let counts: Vec<f64> = names.iter().map(|name| count(name)).collect();
+        let counts: Vec<f64> = cases.iter().map(|(_, count)| count(inbound)).collect();
         let tp = inbound.label();
-        for (name, n) in names.iter().zip(&counts) {
+        for ((name, _), n) in cases.iter().zip(&counts) {
             println!("| {name} | {tp} | {n:.1} | {:+.1} |", n - counts[0]);
         }
         let [bare, noop, ctx, ctx_no_log, ctx_outside, ..] = counts[..] else {

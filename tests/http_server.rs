@@ -229,8 +229,7 @@ async fn layer_around_the_whole_router_over_the_network() {
         .map_response(|res: http::Response<_>| res.map(axum::body::Body::new))
         .layer(ContextLayer::new())
         .service(router);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = support::http::listen().await;
     tokio::spawn(async move {
         axum::serve(
             listener,

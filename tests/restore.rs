@@ -35,7 +35,10 @@ fn probe() -> (DropProbe, Arc<Mutex<Vec<Option<&'static str>>>>) {
 fn probed(
     name: &'static str,
     inner: impl Future<Output = ()>,
-) -> (impl Future<Output = ()>, Arc<Mutex<Vec<Option<&'static str>>>>) {
+) -> (
+    impl Future<Output = ()>,
+    Arc<Mutex<Vec<Option<&'static str>>>>,
+) {
     let (p, seen) = probe();
     let fut = async move {
         let _p = p;

@@ -26,12 +26,11 @@ pub fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-/// Serves `app` on an ephemeral port of 127.0.0.1.
-pub async fn serve(app: Router) -> SocketAddr {
+/// A listener on an ephemeral port of 127.0.0.1, and its address.
+pub async fn listen() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    (listener, addr)
 }
 
 fn tid() -> String {
@@ -49,8 +48,7 @@ struct App {
 /// `/stream`: a streaming body whose chunks read the trace id.
 /// `/fail`: a 500 from the handler.
 pub async fn start_app(layer: ContextLayer) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = listen().await;
     let state = App {
         downstream: format!("http://{addr}/downstream"),
         client: client(),

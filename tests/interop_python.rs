@@ -809,21 +809,6 @@ fn differ(
     }
 }
 
-fn owned_headers(
-    format: Format,
-    headers: Vec<(String, String)>,
-    both: String,
-    reason: &str,
-) -> Vector {
-    Vector {
-        format,
-        headers,
-        ctx: both,
-        python: None,
-        reason: reason.to_owned(),
-    }
-}
-
 fn traceparent_vectors() -> Vec<Vector> {
     use Format::TraceContext as F;
     let tp = format!("00-{T}-{S}-01");
@@ -1113,18 +1098,16 @@ fn baggage_vectors() -> Vec<Vector> {
     // Limits: 180 members, 4096 bytes a member, 8192 bytes in all.
     let list = members(181);
     let first180: Vec<String> = list[..180].to_vec();
-    out.push(owned_headers(
-        F,
-        pairs(&[("baggage", &list.join(","))]),
-        first180.join(" | "),
+    out.push(bg(
+        &list.join(","),
+        &first180.join(" | "),
         "181 members: the first 180 are kept",
     ));
     let fits = format!("big={}", "x".repeat(4096 - 4));
     let over = format!("big={}", "x".repeat(4096 - 3));
-    out.push(owned_headers(
-        F,
-        pairs(&[("baggage", &format!("a=1,{fits}"))]),
-        format!("a=1 | {fits}"),
+    out.push(bg(
+        &format!("a=1,{fits}"),
+        &format!("a=1 | {fits}"),
         "a member of 4096 bytes is kept",
     ));
     out.push(bg(

@@ -290,18 +290,23 @@ impl Span {
         })
     }
 
+    /// What B3 carries of this span: the sampling decision, and no
+    /// tracestate.
+    fn b3(&self) -> Span {
+        Span {
+            flags: self.flags & TraceFlags::SAMPLED.bits(),
+            tracestate: vec![],
+            ..self.clone()
+        }
+    }
+
     fn to_ctx(&self) -> TraceContext {
-        let header: Vec<String> = self
-            .tracestate
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
         TraceContext {
             trace_id: self.trace_id.parse().expect("valid trace id"),
             span_id: self.span_id.parse().expect("valid span id"),
             parent_span_id: None,
             flags: TraceFlags::new(self.flags),
-            state: TraceState::parse(header.join(",").as_bytes()).expect("valid tracestate"),
+            state: tracestate_of(&self.tracestate),
         }
     }
 }
@@ -373,17 +378,28 @@ fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A valid `tracestate` built from its `key=value` members.
+fn tracestate_of(list: &[(String, String)]) -> TraceState {
+    let header: Vec<String> = list.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    TraceState::parse(header.join(",").as_bytes()).expect("valid tracestate")
+}
+
+/// Baggage as the reference shows it: each key with its value and
+/// properties.
+fn baggage_view(baggage: &Baggage) -> Vec<(String, String)> {
+    baggage
+        .iter()
+        .map(|m| (m.key().to_owned(), python_view(m)))
+        .collect()
+}
+
 /// What ctx extracts from `headers` with the propagator for `format`.
 fn ctx_extract(format: Format, headers: &[(String, String)]) -> Outcome {
     let mut out = Propagated::new();
     format.propagator().extract(&header_map(headers), &mut out);
     Outcome {
         span: out.trace.as_ref().map(Span::from_ctx),
-        baggage: out
-            .baggage
-            .iter()
-            .map(|m| (m.key().to_owned(), python_view(m)))
-            .collect(),
+        baggage: baggage_view(&out.baggage),
     }
 }
 
@@ -566,10 +582,7 @@ fn random_trace(rng: &mut Rng, format: Format) -> TraceContext {
         t.trace_id = TraceId::from_u128(u128::from(SpanId::random().to_u64())).expect("non-zero");
     }
     if format == Format::TraceContext {
-        let list = random_tracestate(rng);
-        let header: Vec<String> = list.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        t.state =
-            TraceState::parse(header.join(",").as_bytes()).expect("generated tracestate is valid");
+        t.state = tracestate_of(&random_tracestate(rng));
     }
     t
 }
@@ -577,21 +590,16 @@ fn random_trace(rng: &mut Rng, format: Format) -> TraceContext {
 /// What the reference must read from the headers ctx wrote for `fields`.
 fn expected_by_python(format: Format, fields: &Propagated) -> Outcome {
     let span = fields.trace.as_ref().map(|t| {
-        let mut s = Span::from_ctx(t);
-        if format != Format::TraceContext {
-            // B3 carries only the sampling decision, and no tracestate.
-            s.flags &= TraceFlags::SAMPLED.bits();
-            s.tracestate.clear();
+        let s = Span::from_ctx(t);
+        if format == Format::TraceContext {
+            s
+        } else {
+            s.b3()
         }
-        s
     });
     Outcome {
         span,
-        baggage: fields
-            .baggage
-            .iter()
-            .map(|m| (m.key().to_owned(), python_view(m)))
-            .collect(),
+        baggage: baggage_view(&fields.baggage),
     }
 }
 
@@ -1382,11 +1390,7 @@ fn fixed_trace_contexts_both_ways() {
 
         for format in [Format::B3Single, Format::B3Multi] {
             let b3 = Outcome {
-                span: Some(Span {
-                    flags: span.flags & 1,
-                    tracestate: vec![],
-                    ..span.clone()
-                }),
+                span: Some(span.b3()),
                 baggage: vec![],
             };
             let ours = ctx_inject(format, &fields);

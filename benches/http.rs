@@ -17,10 +17,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use support::{bare, ctx_layer, ctx_no_log, oneshot, otel, print_added, tower_http, Load};
+use support::{bare, ctx_layer, ctx_no_log, otel, print_added, tower_http, Load, ONESHOT_GROUPS};
 
 const CASES: [&str; 5] = ["bare", "ctx", "ctx_no_access_log", "tower_http", "otel"];
 const CONNECTIONS: usize = 8;
@@ -40,37 +41,39 @@ fn routers() -> Vec<(&'static str, axum::Router)> {
 }
 
 fn oneshot_groups(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    for (group, traceparent) in [
-        ("http_oneshot_no_traceparent", false),
-        ("http_oneshot_traceparent", true),
-    ] {
-        let mut g = c.benchmark_group(group);
-        for (name, router) in routers() {
-            g.bench_function(name, |b| {
-                b.to_async(&rt).iter(|| oneshot(&router, traceparent));
-            });
-        }
-        g.finish();
+    let rt = support::current_thread();
+    let routers = routers();
+    for (group, traceparent) in ONESHOT_GROUPS {
+        let group = format!("http_oneshot_{group}");
+        support::oneshot_group(c, &rt, &group, &routers, traceparent);
     }
 }
 
-fn loopback_group(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The loopback runtime: the server and the load generator share its two
+/// workers.
+fn loopback_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Serves `router` on loopback and opens the load's connections to it.
+fn serve_warm(rt: &tokio::runtime::Runtime, load: &Load, router: axum::Router) -> SocketAddr {
+    let addr = rt.block_on(support::serve(router));
+    rt.block_on(load.run(addr, 4 * CONNECTIONS as u64));
+    addr
+}
+
+fn loopback_group(c: &mut Criterion) {
+    let rt = loopback_runtime();
     let load = Load::new(CONNECTIONS);
     let mut g = c.benchmark_group("http_loopback");
     // One iteration is one request: criterion reports requests per second.
     g.throughput(Throughput::Elements(1));
     for (name, router) in routers() {
-        let addr = rt.block_on(support::serve(router));
-        // Open the connections before measuring.
-        rt.block_on(load.run(addr, 4 * CONNECTIONS as u64));
+        let addr = serve_warm(&rt, &load, router);
         g.bench_function(name, |b| {
             b.to_async(&rt)
                 .iter_custom(|requests| load.run(addr, requests));
@@ -83,39 +86,21 @@ fn loopback_group(c: &mut Criterion) {
 /// (see `support::interleaved`), for ratios that a busy machine skews less.
 fn interleaved_runs() {
     let routers = routers();
+    let names: Vec<&str> = routers.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, CASES, "the criterion summaries read these names");
     let ratios = [("ctx", "tower_http"), ("ctx_no_access_log", "tower_http")];
-    let current = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    for (title, traceparent) in [
-        ("http_oneshot_no_traceparent", false),
-        ("http_oneshot_traceparent", true),
-    ] {
-        let times = support::interleaved(routers.len(), ROUNDS, |i| {
-            current.block_on(async {
-                let start = Instant::now();
-                for _ in 0..ONESHOT_BATCH {
-                    oneshot(&routers[i].1, traceparent).await;
-                }
-                start.elapsed()
-            })
-        });
-        support::print_paired_added(title, &CASES, &times, ONESHOT_BATCH, &ratios);
+    let current = support::current_thread();
+    for (group, traceparent) in ONESHOT_GROUPS {
+        let title = format!("http_oneshot_{group}");
+        let shape = (ROUNDS, ONESHOT_BATCH);
+        support::interleaved_oneshot(&current, &title, &routers, traceparent, shape, &ratios);
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = loopback_runtime();
     let load = Load::new(CONNECTIONS);
     let addrs: Vec<_> = routers
         .into_iter()
-        .map(|(_, router)| {
-            let addr = rt.block_on(support::serve(router));
-            rt.block_on(load.run(addr, 4 * CONNECTIONS as u64));
-            addr
-        })
+        .map(|(_, router)| serve_warm(&rt, &load, router))
         .collect();
     let times = support::interleaved(addrs.len(), ROUNDS, |i| {
         rt.block_on(load.run(addrs[i], LOOPBACK_BATCH))
@@ -126,7 +111,7 @@ fn interleaved_runs() {
     );
     println!("| case | requests/s | vs bare (per round) |");
     println!("|---|---:|---:|");
-    for (i, case) in CASES.iter().enumerate() {
+    for (i, case) in names.iter().enumerate() {
         let rps = |r: usize| LOOPBACK_BATCH as f64 / times[i][r];
         let (m, q25, q75) = support::quartiles((0..ROUNDS).map(rps).collect());
         let (v, v25, v75) =

@@ -26,10 +26,10 @@ mod support;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
-use support::{bare, ctx_layer, finish, hello, oneshot, print_added};
+use support::{bare, ctx_layer, finish, hello, oneshot, print_added, ONESHOT_GROUPS};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -89,9 +89,7 @@ fn lines_per_request(rt: &tokio::runtime::Runtime, router: &axum::Router) -> usi
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = support::current_thread();
     let routers = [
         ("bare", bare()),
         ("ctx", ctx_layer()),
@@ -114,17 +112,9 @@ fn main() {
         .measurement_time(Duration::from_secs(2))
         .sample_size(40)
         .configure_from_args();
-    for (group, traceparent) in [
-        ("http_logging_no_traceparent", false),
-        ("http_logging_traceparent", true),
-    ] {
-        let mut g = c.benchmark_group(group);
-        for (name, router) in &routers {
-            g.bench_function(*name, |b| {
-                b.to_async(&rt).iter(|| oneshot(router, traceparent));
-            });
-        }
-        g.finish();
+    for (group, traceparent) in ONESHOT_GROUPS {
+        let group = format!("http_logging_{group}");
+        support::oneshot_group(&mut c, &rt, &group, &routers, traceparent);
     }
     c.final_summary();
 
@@ -138,20 +128,18 @@ fn main() {
     // The same, each case's batches interleaved with the others' (see
     // `support::interleaved`); skipped when a filter is given.
     if support::unfiltered() {
-        for (title, traceparent) in [
-            ("http_logging_no_traceparent", false),
-            ("http_logging_traceparent", true),
-        ] {
-            let times = support::interleaved(routers.len(), ROUNDS, |i| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..BATCH {
-                        oneshot(&routers[i].1, traceparent).await;
-                    }
-                    start.elapsed()
-                })
-            });
-            support::print_paired_added(title, &CASES, &times, BATCH, &ratios);
+        let names: Vec<&str> = routers.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, CASES, "the criterion summaries read these names");
+        for (group, traceparent) in ONESHOT_GROUPS {
+            let title = format!("http_logging_{group}");
+            support::interleaved_oneshot(
+                &rt,
+                &title,
+                &routers,
+                traceparent,
+                (ROUNDS, BATCH),
+                &ratios,
+            );
         }
     }
 }

@@ -82,6 +82,57 @@ pub fn otel() -> Router {
     )
 }
 
+/// The per-request groups: without and with an inbound `traceparent`.
+pub const ONESHOT_GROUPS: [(&str, bool); 2] = [("no_traceparent", false), ("traceparent", true)];
+
+/// The runtime of the per-request (`oneshot`) measurements.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// Registers one criterion bench per router: a `oneshot` request each.
+pub fn oneshot_group(
+    c: &mut criterion::Criterion,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    routers: &[(&'static str, Router)],
+    traceparent: bool,
+) {
+    let mut g = c.benchmark_group(group);
+    for (name, router) in routers {
+        g.bench_function(*name, |b| {
+            b.to_async(rt).iter(|| oneshot(router, traceparent));
+        });
+    }
+    g.finish();
+}
+
+/// The interleaved `oneshot` run of `routers` (the first one the
+/// baseline): `rounds` rounds of `batch` requests per router, printed as
+/// each router's added cost and the `ratios` of added costs.
+pub fn interleaved_oneshot(
+    rt: &tokio::runtime::Runtime,
+    title: &str,
+    routers: &[(&'static str, Router)],
+    traceparent: bool,
+    (rounds, batch): (usize, u64),
+    ratios: &[(&str, &str)],
+) {
+    let times = interleaved(routers.len(), rounds, |i| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..batch {
+                oneshot(&routers[i].1, traceparent).await;
+            }
+            start.elapsed()
+        })
+    });
+    let names: Vec<&str> = routers.iter().map(|(name, _)| *name).collect();
+    print_paired_added(title, &names, &times, batch, ratios);
+}
+
 /// `GET /`, with or without an inbound `traceparent`.
 pub fn request(traceparent: bool) -> Request<Body> {
     let mut req = Request::get("/");

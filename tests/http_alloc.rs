@@ -200,6 +200,8 @@ fn allocations_per_request() {
                 ctx_no_log - bare,
                 ctx_no_log - noop,
             ),
+            // Around the router the layer wraps the bare router itself: its
+            // own count is its count over bare, held to the tighter budget.
             (
                 "ctx around the router",
                 ctx_outside - bare,

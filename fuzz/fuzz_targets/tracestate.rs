@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
         rebuilt
             .insert(k, v)
             .expect("a parsed member is valid for insert");
+        // `get` agrees with `iter`, and the member just inserted is found.
         assert_eq!(state.get(k), Some(v));
+        assert_eq!(rebuilt.get(k), Some(v));
     }
     assert_eq!(rebuilt, state);
 });

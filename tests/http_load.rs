@@ -184,3 +184,172 @@ async fn load_2000_requests_zero_foreign_or_missing_ids() {
         "log lines with foreign ids: {foreign:?}"
     );
 }
+
+static TENANT: ctx::Key<&'static str> = ctx::Key::new("tenant");
+
+/// A router whose `/` answers `request id|baggage user|tenant` as the
+/// handler sees them, plus a handler that never answers and one whose body
+/// a server drops unread.
+fn probe_app() -> axum::Router {
+    use axum::routing::get;
+    use ctx::propagation::RequestId;
+    axum::Router::new()
+        .route(
+            "/",
+            get(|| async {
+                let id = RequestId::current();
+                format!(
+                    "{}|{}|{}",
+                    id.as_ref().map_or("-", RequestId::as_str),
+                    ctx::baggage::get("user").as_deref().unwrap_or("-"),
+                    TENANT.get().unwrap_or("-"),
+                )
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/no-content",
+            get(|| async { (http::StatusCode::NO_CONTENT, "unsent") }),
+        )
+        .layer(ContextLayer::new())
+}
+
+/// A request to `path` with `method`, a new trace id and `headers`; the
+/// trace id is returned with it.
+fn probe_request(
+    method: http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (String, http::Request<axum::body::Body>) {
+    let trace = TraceId::random().to_string();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("traceparent", format!("00-{trace}-{}-01", SpanId::random()));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    (trace, req.body(axum::body::Body::empty()).unwrap())
+}
+
+async fn body_text(res: http::Response<axum::body::Body>) -> String {
+    use http_body_util::BodyExt;
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_response_future_dropped_before_the_answer_is_logged_as_cancelled() {
+    use tower::ServiceExt;
+    recorder();
+    let (trace, req) = probe_request(http::Method::GET, "/slow", &[]);
+    let call = probe_app().oneshot(req);
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
+    assert!(timed_out.is_err(), "the handler never answers");
+
+    let events = events_for(&trace);
+    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
+    assert_eq!(events[0]["outcome"], "cancelled");
+    assert_eq!(events[0]["route"], "/slow");
+    assert!(!events[0].contains_key("status"), "{events:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn responses_without_a_body_on_the_wire_are_logged_complete() {
+    use tower::ServiceExt;
+    recorder();
+    // axum answers HEAD with the GET route and drops its body; a server drops
+    // a 204's body unread. Both responses are complete when they are sent.
+    for (method, path, status) in [
+        (http::Method::HEAD, "/", 200),
+        (http::Method::GET, "/no-content", 204),
+    ] {
+        let (trace, req) = probe_request(method.clone(), path, &[]);
+        let res = probe_app().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), status);
+        drop(res);
+        let events = events_for(&trace);
+        assert_eq!(events.len(), 1, "{method} {path}: {events:?}");
+        assert_eq!(events[0]["outcome"], "complete", "{method} {path}");
+        assert_eq!(events[0]["status"], status.to_string());
+    }
+    // A body dropped before its end still says so.
+    let (trace, req) = probe_request(http::Method::GET, "/", &[]);
+    drop(probe_app().oneshot(req).await.unwrap());
+    assert_eq!(events_for(&trace)[0]["outcome"], "dropped");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_request_id_is_the_same_in_the_context_the_log_and_the_response() {
+    use tower::ServiceExt;
+    recorder();
+    // (inbound header, the id expected everywhere; `None`: the trace id)
+    for (inbound, expected) in [
+        (None, None),
+        (Some("req-1"), Some("req-1")),
+        // Padding is trimmed, also in the echo.
+        (Some(" req-2\t"), Some("req-2")),
+        // Invalid: the trace id stands in.
+        (Some("two words"), None),
+    ] {
+        let headers: Vec<(&str, &str)> = inbound.iter().map(|v| ("x-request-id", *v)).collect();
+        let (trace, req) = probe_request(http::Method::GET, "/", &headers);
+        let expected = expected.unwrap_or(&trace);
+        let res = probe_app().oneshot(req).await.unwrap();
+        assert_eq!(res.headers()["x-request-id"], expected, "{inbound:?}");
+        let body = body_text(res).await;
+        assert_eq!(body.split('|').next(), Some(expected), "{inbound:?}");
+        let events = events_for(&trace);
+        assert_eq!(events[0]["request_id"], expected, "{inbound:?}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
+    use ctx::propagation::{RequestId, REQUEST_ID};
+    use tower::ServiceExt;
+    recorder();
+    // An in-process call made inside another request's context: the tenant
+    // (an application value) is inherited, the caller's baggage and request
+    // id are not, whatever the trust policy.
+    for (layer, trusted) in [
+        (ContextLayer::new(), true),
+        (
+            ContextLayer::new().trust(ctx::http::Trust::Untrusted),
+            false,
+        ),
+    ] {
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    format!(
+                        "{}|{}|{}",
+                        RequestId::current().unwrap().as_str(),
+                        ctx::baggage::get("user").as_deref().unwrap_or("-"),
+                        TENANT.get().unwrap_or("-"),
+                    )
+                }),
+            )
+            .layer(layer);
+        let (trace, req) = probe_request(http::Method::GET, "/", &[]);
+        let call = REQUEST_ID.scope(
+            RequestId::new("outer-req").unwrap(),
+            ctx::baggage::scope("user", "alice", TENANT.scope("acme", app.oneshot(req))),
+        );
+        let body = body_text(call.await.unwrap()).await;
+        let id = body.split('|').next().unwrap().to_string();
+        assert_ne!(id, "outer-req");
+        assert_eq!(body, format!("{id}|-|acme"));
+        // No request id came in: the server's trace id stands in (a new
+        // trace when the caller is not trusted).
+        assert_eq!(id == trace, trusted, "{id}");
+        assert_eq!(id.len(), 32);
+    }
+}

@@ -141,6 +141,7 @@ impl Outcome {
             Outcome::BodyError => "body_error",
             Outcome::Dropped => "dropped",
             Outcome::ServiceError => "service_error",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }

@@ -50,6 +50,9 @@ pub(crate) enum Outcome {
     Dropped,
     /// The inner service returned an error instead of a response.
     ServiceError,
+    /// The response future was dropped before the service answered (client
+    /// gone, a timeout).
+    Cancelled,
 }
 
 impl<B> ContextBody<B> {

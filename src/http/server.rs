@@ -69,12 +69,22 @@ struct Config {
 ///    the request id, and runs `inner.call`, the response future and the
 ///    response body ([`ContextBody`]) inside it: every log line and every
 ///    `ctx::spawn` of the handler carries the request's ids;
-/// 4. echoes `traceparent` and the request id (the inbound one, or the trace
-///    id when none came) in the response headers;
+/// 4. echoes `traceparent` and the request id in the response headers; when
+///    no valid request id came in, the trace id stands in for it, in the
+///    context and the access log as in the response;
 /// 5. emits one access-log event through `tracing` when the response ends,
 ///    at INFO on the target [`ACCESS_LOG_TARGET`](super::ACCESS_LOG_TARGET),
 ///    with `method`, `route`, `status`, `latency_us`, `trace_id`, `span_id`,
-///    `parent_span_id`, `request_id` and `outcome`.
+///    `parent_span_id`, `request_id` and `outcome`: `complete` (the body's
+///    last frame was sent; for a HEAD request, a 204 or a 304, when the
+///    response was), `body_error`, `dropped` (the body was dropped before its
+///    end), `service_error` (the inner service failed) or `cancelled` (the
+///    response future was dropped before the service answered: the client
+///    went away, a timeout fired).
+///
+/// The request's context inherits the values of the context the service is
+/// called in (a root scope opened in `main`), but never its trace context,
+/// baggage or request id: those are the request's own.
 ///
 /// The service's error type is the inner service's: the layer adds no error.
 ///
@@ -240,9 +250,15 @@ impl Config {
                 None => {
                     if let Some(value) = headers.value(name) {
                         inbound.request_id = RequestId::parse(value.as_bytes());
-                        if inbound.request_id.is_some() {
-                            request_id_header = Some(value.clone());
-                        }
+                        request_id_header = inbound.request_id.as_ref().and_then(|id| {
+                            // Echo what the context holds: the id without the
+                            // padding `parse` trims.
+                            if id.as_str().len() == value.len() {
+                                Some(value.clone())
+                            } else {
+                                HeaderValue::from_str(id.as_str()).ok()
+                            }
+                        });
                     }
                 }
             }
@@ -256,6 +272,11 @@ impl Config {
             Some(caller) => caller.child(),
             None => TraceContext::new_root(),
         };
+        // No request id came: the trace id stands in for it, in the context,
+        // the log and the response alike.
+        if self.request_id_header.is_some() && inbound.request_id.is_none() {
+            inbound.request_id = Some(RequestId::from(server.trace_id));
+        }
         // Skip the record (a clock read, copies) when no subscriber wants it.
         let log = self
             .access_log
@@ -273,7 +294,9 @@ impl Config {
             request_id_header: self.request_id_header.clone(),
         };
         inbound.trace = Some(server);
-        let cx = inbound.into_context(&Context::current());
+        // The surrounding context's own values are inherited (a root scope
+        // opened in `main`); the request-scoped ones are the request's alone.
+        let cx = inbound.replace_in(&Context::current());
         (cx, echo, log)
     }
 }
@@ -356,10 +379,23 @@ struct State {
 pin_project! {
     /// The response future of [`ContextService`]: the inner future, polled
     /// inside the request's context.
+    ///
+    /// Dropped before the service answers (the client went away, a timeout
+    /// layer gave up), it emits the access-log event with the outcome
+    /// `cancelled` and no status.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Instrumented<F>,
         state: Option<State>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(State { log: Some(log), .. }) = this.state.take() {
+                this.inner.context().run(|| log.emit(Outcome::Cancelled));
+            }
+        }
     }
 }
 
@@ -396,8 +432,14 @@ where
                 if let Some(log) = &mut log {
                     log.status = Some(response.status());
                 }
-                if response.body().is_end_stream() {
-                    // No frame will be polled: the response is complete now.
+                if response.body().is_end_stream()
+                    || log
+                        .as_ref()
+                        .is_some_and(|log| !has_body(&log.method, response.status()))
+                {
+                    // No frame will be polled (an empty body, the answer to a
+                    // HEAD request, a 204 or 304): the response is complete
+                    // now, whatever happens to the body.
                     if let Some(log) = log.take() {
                         request_cx.run(|| log.emit(Outcome::Complete));
                     }
@@ -414,4 +456,14 @@ where
             }
         }
     }
+}
+
+/// Whether a response with `status` to a `method` request carries a body on
+/// the wire (RFC 9110 6.4.1): servers drop the body of the others unread.
+fn has_body(method: &http::Method, status: http::StatusCode) -> bool {
+    !(method == http::Method::HEAD
+        || status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED
+        || (method == http::Method::CONNECT && status.is_success()))
 }

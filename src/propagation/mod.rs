@@ -348,6 +348,25 @@ impl Propagated {
         self.clone().into_context(cx)
     }
 
+    /// `cx` with its request-scoped values replaced by these fields: one
+    /// that is empty here is removed from `cx` rather than inherited, so that
+    /// a request seeded inside another request's context (an in-process
+    /// call, a server started in a scope) never carries that request's
+    /// baggage or id. The other values of `cx` are kept.
+    pub(crate) fn replace_in(self, cx: &Context) -> Context {
+        let mut base: Option<Context> = None;
+        if self.trace.is_none() && cx.contains(&TRACE_CONTEXT) {
+            base = Some(base.as_ref().unwrap_or(cx).without(&TRACE_CONTEXT));
+        }
+        if self.baggage.is_empty() && cx.contains(&BAGGAGE) {
+            base = Some(base.as_ref().unwrap_or(cx).without(&BAGGAGE));
+        }
+        if self.request_id.is_none() && cx.contains(&REQUEST_ID) {
+            base = Some(base.as_ref().unwrap_or(cx).without(&REQUEST_ID));
+        }
+        self.into_context(base.as_ref().unwrap_or(cx))
+    }
+
     /// [`to_context`](Propagated::to_context), moving the fields in.
     pub(crate) fn into_context(self, cx: &Context) -> Context {
         let Propagated {

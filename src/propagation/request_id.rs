@@ -67,20 +67,35 @@ impl RequestId {
     /// caller's logs).
     pub const MAX_LEN: usize = 256;
 
-    /// A request id from `id`; `None` when it is empty, longer than
-    /// [`MAX_LEN`](Self::MAX_LEN), or holds anything but visible ASCII.
+    /// A request id from `id`, as it is; `None` when it is empty, longer
+    /// than [`MAX_LEN`](Self::MAX_LEN), or holds anything but visible ASCII
+    /// (a space included).
+    ///
+    /// ```
+    /// use ctx::propagation::RequestId;
+    ///
+    /// assert_eq!(RequestId::new("req-1").unwrap().as_str(), "req-1");
+    /// assert!(RequestId::new(" req-1").is_none());
+    /// ```
     pub fn new(id: &str) -> Option<Self> {
-        Self::parse(id.as_bytes())
+        Self::valid(id.as_bytes())
     }
 
-    /// A request id from a header value, with surrounding spaces and tabs
-    /// trimmed; `None` as for [`new`](Self::new).
+    /// A request id from a header value, with the surrounding spaces and
+    /// tabs trimmed (as HTTP trims a field's value); then `None` as for
+    /// [`new`](Self::new).
+    ///
+    /// ```
+    /// use ctx::propagation::RequestId;
+    ///
+    /// assert_eq!(RequestId::parse(b" req-1\t").unwrap().as_str(), "req-1");
+    /// ```
     pub fn parse(value: &[u8]) -> Option<Self> {
-        if value.len() > Self::MAX_LEN {
-            return None;
-        }
-        let v = trim_ows(value);
-        if v.is_empty() || !v.iter().all(|b| b.is_ascii_graphic()) {
+        Self::valid(trim_ows(value))
+    }
+
+    fn valid(v: &[u8]) -> Option<Self> {
+        if v.is_empty() || v.len() > Self::MAX_LEN || !v.iter().all(|b| b.is_ascii_graphic()) {
             return None;
         }
         std::str::from_utf8(v).ok().map(RequestId::from_valid)
@@ -306,6 +321,22 @@ mod tests {
     fn length_limit() {
         assert!(RequestId::new(&"a".repeat(RequestId::MAX_LEN)).is_some());
         assert!(RequestId::new(&"a".repeat(RequestId::MAX_LEN + 1)).is_none());
+        // The limit is on the id, not on the padding a header put around it.
+        let padded = format!(" {}\t", "a".repeat(RequestId::MAX_LEN));
+        assert_eq!(
+            RequestId::parse(padded.as_bytes()).map(|id| id.as_str().len()),
+            Some(RequestId::MAX_LEN)
+        );
+        let padded = format!(" {} ", "a".repeat(RequestId::MAX_LEN + 1));
+        assert!(RequestId::parse(padded.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn new_takes_the_id_as_it_is() {
+        for id in [" a", "a ", "\ta", "a b"] {
+            assert!(RequestId::new(id).is_none(), "{id:?}");
+        }
+        assert_eq!(RequestId::new("a-1").unwrap().as_str(), "a-1");
     }
 
     #[test]

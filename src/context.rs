@@ -179,8 +179,10 @@ impl Context {
     ///
     /// Cost: two allocations, the value and the new snapshot's table (the
     /// request's [`TraceContext`](crate::trace::TraceContext) under
-    /// [`TRACE_CONTEXT`](crate::trace::TRACE_CONTEXT) is held in the table
-    /// itself and costs only the table); the other values are shared with
+    /// [`TRACE_CONTEXT`](crate::trace::TRACE_CONTEXT) and its
+    /// [`RequestId`](crate::propagation::RequestId) under
+    /// [`REQUEST_ID`](crate::propagation::REQUEST_ID) are held in the table
+    /// itself and cost only the table); the other values are shared with
     /// `self`, not copied: each costs one reference count and a two-word
     /// copy of its table entry.
     ///
@@ -363,7 +365,11 @@ impl Context {
     /// so a multi-threaded executor rejects a future that holds one.
     ///
     /// Guards must be dropped in the reverse order they were made in, which
-    /// lexical scopes do by themselves.
+    /// lexical scopes do by themselves. A guard that is never dropped
+    /// (`mem::forget`) outside any scope leaves its context on the thread
+    /// for good, as a forgotten `tracing` span guard leaves its span entered;
+    /// inside a scope (a poll, [`run`](Context::run), a spawned closure) the
+    /// scope's end puts the thread back all the same.
     ///
     /// # Examples
     ///
@@ -410,17 +416,23 @@ impl Context {
             return self;
         }
         // (The keys with a header field have no fork policy: the header's
-        // values stay.)
-        let forked = self.entries().iter().map(|e| Item {
-            key: e.key,
-            value: match self.value_of(e).and_then(|v| e.key.fork(v)) {
-                Some(v) => Stored::Shared(v),
-                None => e.value.clone(),
-            },
-        });
+        // values stay.) The fork functions are user code and may panic: they
+        // run before the table is built, so a panic drops what was forked
+        // (a table under construction would leak it).
+        let forked: Vec<Item> = self
+            .entries()
+            .iter()
+            .map(|e| Item {
+                key: e.key,
+                value: match self.value_of(e).and_then(|v| e.key.fork(v)) {
+                    Some(v) => Stored::Shared(v),
+                    None => e.value.clone(),
+                },
+            })
+            .collect();
         let header = self.header_copy(true);
         Context {
-            entries: table(header, forked),
+            entries: table(header, forked.into_iter()),
         }
     }
 
@@ -881,6 +893,38 @@ mod tests {
         assert_eq!(again.get(&B).map(String::as_str), Some("c"));
         assert_eq!(again.get(&C), Some(&3));
         assert_eq!(again.get(&A), None);
+    }
+
+    #[test]
+    fn a_panicking_fork_policy_leaks_nothing() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Counted;
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        static C0: Key<Counted> = Key::new("c0");
+        static C1: Key<Counted> = Key::new("c1");
+        static C2: Key<Counted> = Key::new("c2");
+        static BAD: Key<u32> = Key::new("bad").with_fork(|_| panic!("fork fails"));
+        // The values copied before the failing key's are the ones at stake.
+        let before = [&C0, &C1, &C2]
+            .iter()
+            .filter(|k| key_addr(**k) < key_addr(&BAD))
+            .count();
+        assert!(before > 0, "no value sorts before the failing key");
+
+        let cx = Context::new()
+            .with(&C0, Counted)
+            .with(&C1, Counted)
+            .with(&C2, Counted)
+            .with(&BAD, 1);
+        let forked = std::panic::catch_unwind(|| cx.clone().fork());
+        assert!(forked.is_err());
+        drop(cx);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 3, "every value dropped");
     }
 
     #[test]

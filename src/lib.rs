@@ -35,8 +35,11 @@
 //!    held before; a value is never seen by work that did not inherit it.
 //!    Writes where no scope is open are refused (see
 //!    [`Key`](Key#writes-and-scopes)), so a plain `tokio::spawn` task cannot
-//!    leave a value on a worker thread.
-//! 5. Capture, enter and poll allocate nothing.
+//!    leave a value on a worker thread (short of leaking a guard of
+//!    [`Context::enter`] with `mem::forget`, see there).
+//! 5. Capture, enter and poll allocate nothing. (The one exception is
+//!    opt-in: capturing a context in which a key with a fork policy,
+//!    [`Key::with_fork`], holds a value builds the child's copy.)
 //!
 //! # Example
 //!

@@ -342,8 +342,8 @@ impl Propagated {
     /// context holds its own span rather than the caller's.
     ///
     /// The new snapshot's table is built once, whatever the number of
-    /// fields, and holds the trace context itself: one allocation, plus one
-    /// for the baggage and one for the request id when they are present.
+    /// fields, and holds the trace context and the request id itself: one
+    /// allocation, plus one for the baggage when it is present.
     pub fn to_context(&self, cx: &Context) -> Context {
         self.clone().into_context(cx)
     }

@@ -279,6 +279,33 @@ impl Context {
         }
     }
 
+    /// A context holding only a request's trace context and, if given, its
+    /// request id: the server layer's common case (an empty surrounding
+    /// context, no baggage), built without the general merge. Both values
+    /// live in the table's header; the entries only name their keys.
+    pub(crate) fn of_request(trace: TraceContext, request_id: Option<RequestId>) -> Context {
+        use crate::propagation::REQUEST_ID;
+        use crate::trace::TRACE_CONTEXT;
+
+        let named = |key: &'static dyn ErasedKey| Item {
+            key,
+            value: Stored::InHeader,
+        };
+        let mut items = [named(&TRACE_CONTEXT), named(&REQUEST_ID)];
+        let len = 1 + usize::from(request_id.is_some());
+        if len == 2 && key_addr(&REQUEST_ID) < key_addr(&TRACE_CONTEXT) {
+            items.swap(0, 1);
+        }
+        let header = Header {
+            forks: false,
+            trace: Some(trace),
+            request_id,
+        };
+        Context {
+            entries: table(header, items[..len].iter().cloned()),
+        }
+    }
+
     /// Returns a new context without `key`. `self` is unchanged.
     ///
     /// # Examples
@@ -893,6 +920,31 @@ mod tests {
         assert_eq!(again.get(&B).map(String::as_str), Some("c"));
         assert_eq!(again.get(&C), Some(&3));
         assert_eq!(again.get(&A), None);
+    }
+
+    #[test]
+    fn a_request_context_is_the_general_one() {
+        use crate::propagation::{RequestId, REQUEST_ID};
+        use crate::trace::{TraceContext, TRACE_CONTEXT};
+
+        let trace = TraceContext::new_root();
+        let id = RequestId::new("r-1").unwrap();
+        for request_id in [None, Some(id)] {
+            let fast = Context::of_request(trace.clone(), request_id.clone());
+            let mut general = Context::new().with(&TRACE_CONTEXT, trace.clone());
+            if let Some(id) = &request_id {
+                general = general.with(&REQUEST_ID, id.clone());
+            }
+            assert_eq!(fast.get(&TRACE_CONTEXT), Some(&trace));
+            assert_eq!(fast.get(&REQUEST_ID), request_id.as_ref());
+            assert_eq!(fast.len(), general.len());
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"));
+            // Later writes find the entries where the general path puts them.
+            let more = fast.with(&A, 1).without(&TRACE_CONTEXT);
+            assert_eq!(more.get(&TRACE_CONTEXT), None);
+            assert_eq!(more.get(&REQUEST_ID), request_id.as_ref());
+            assert_eq!(more.get(&A), Some(&1));
+        }
     }
 
     #[test]

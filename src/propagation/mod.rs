@@ -353,7 +353,13 @@ impl Propagated {
     /// a request seeded inside another request's context (an in-process
     /// call, a server started in a scope) never carries that request's
     /// baggage or id. The other values of `cx` are kept.
+    #[inline]
     pub(crate) fn replace_in(self, cx: &Context) -> Context {
+        if cx.is_empty() && self.baggage.is_empty() {
+            if let Some(trace) = self.trace {
+                return Context::of_request(trace, self.request_id);
+            }
+        }
         let mut base: Option<Context> = None;
         if self.trace.is_none() && cx.contains(&TRACE_CONTEXT) {
             base = Some(base.as_ref().unwrap_or(cx).without(&TRACE_CONTEXT));

@@ -17,6 +17,10 @@ use crate::trace::TraceContext;
 /// `baggage`, B3 single header, `x-request-id`).
 ///
 /// With no trace context current, a new trace is started for the call.
+/// Trace headers already in `headers` are replaced, and those of the
+/// written formats that this trace has no value for (a `tracestate`, a B3
+/// parent span, the other B3 encoding) are removed: a stale value never
+/// rides along with the new span.
 ///
 /// # Examples
 ///

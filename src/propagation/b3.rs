@@ -220,6 +220,9 @@ impl Propagator for B3Propagator {
         let Some(trace) = &from.trace else {
             return;
         };
+        // The headers of the encoding not written, and a parent header this
+        // trace has no value for, go: a value already in the carrier would
+        // describe another span.
         if matches!(
             self.encoding,
             B3Encoding::Single | B3Encoding::SingleAndMulti
@@ -227,6 +230,8 @@ impl Propagator for B3Propagator {
             let mut buf = [0u8; 68];
             let len = Self::format_single(trace, &mut buf);
             carrier.set(B3, ascii_str(&buf[..len]));
+        } else {
+            carrier.remove(B3);
         }
         if matches!(
             self.encoding,
@@ -237,11 +242,25 @@ impl Propagator for B3Propagator {
             carrier.set(X_B3_TRACE_ID, ascii_str(&buf));
             trace.span_id.encode_hex(&mut buf[..16]);
             carrier.set(X_B3_SPAN_ID, ascii_str(&buf[..16]));
-            if let Some(parent) = trace.parent_span_id {
-                parent.encode_hex(&mut buf[..16]);
-                carrier.set(X_B3_PARENT_SPAN_ID, ascii_str(&buf[..16]));
+            match trace.parent_span_id {
+                Some(parent) => {
+                    parent.encode_hex(&mut buf[..16]);
+                    carrier.set(X_B3_PARENT_SPAN_ID, ascii_str(&buf[..16]));
+                }
+                None => carrier.remove(X_B3_PARENT_SPAN_ID),
             }
             carrier.set(X_B3_SAMPLED, if trace.is_sampled() { "1" } else { "0" });
+            carrier.remove(X_B3_FLAGS);
+        } else {
+            for name in [
+                X_B3_TRACE_ID,
+                X_B3_SPAN_ID,
+                X_B3_PARENT_SPAN_ID,
+                X_B3_SAMPLED,
+                X_B3_FLAGS,
+            ] {
+                carrier.remove(name);
+            }
         }
     }
 }
@@ -559,6 +578,45 @@ mod tests {
         let mut h = HeaderMap::new();
         B3Propagator::with_encoding(B3Encoding::SingleAndMulti).inject(&fields, &mut h);
         assert_eq!(h.len(), 5);
+    }
+
+    #[test]
+    fn inject_replaces_what_the_carrier_held() {
+        let stale = [
+            ("b3", "11111111111111111111111111111111-2222222222222222-1"),
+            ("x-b3-traceid", "11111111111111111111111111111111"),
+            ("x-b3-spanid", "2222222222222222"),
+            ("x-b3-parentspanid", "3333333333333333"),
+            ("x-b3-sampled", "1"),
+            ("x-b3-flags", "1"),
+        ];
+        let carrier = || {
+            let mut h = HeaderMap::new();
+            for (k, v) in stale {
+                h.insert(k, v.parse().unwrap());
+            }
+            h
+        };
+        // A new root: no parent span.
+        let trace = B3Propagator::parse_single(format!("{T128}-{SPAN}-0").as_bytes()).unwrap();
+        let fields = Propagated::new().with_trace(trace);
+
+        let mut h = carrier();
+        B3Propagator::single().inject(&fields, &mut h);
+        assert_eq!(h["b3"], format!("{T128}-{SPAN}-0").as_str());
+        assert_eq!(h.len(), 1, "{h:?}");
+
+        let mut h = carrier();
+        B3Propagator::multi().inject(&fields, &mut h);
+        assert_eq!(h["x-b3-traceid"], T128);
+        assert_eq!(h["x-b3-spanid"], SPAN);
+        assert_eq!(h["x-b3-sampled"], "0");
+        assert_eq!(h.len(), 3, "{h:?}");
+
+        let mut h = carrier();
+        B3Propagator::with_encoding(B3Encoding::SingleAndMulti).inject(&fields, &mut h);
+        assert_eq!(h.len(), 4, "{h:?}");
+        assert!(!h.contains_key("x-b3-parentspanid") && !h.contains_key("x-b3-flags"));
     }
 
     #[test]

@@ -157,6 +157,17 @@ pub trait Extractor {
 pub trait Injector {
     /// Sets the field `name` to `value`, replacing the values it had.
     fn set(&mut self, name: &str, value: &str);
+
+    /// Removes the field `name`, if the carrier has it.
+    ///
+    /// Propagators call it for the fields of their format that they do not
+    /// write this time (no `tracestate` to send, no parent span), so that a
+    /// value already in the carrier is not sent beside a trace it does not
+    /// belong to. The default does nothing, which is right for carriers that
+    /// start empty.
+    fn remove(&mut self, name: &str) {
+        let _ = name;
+    }
 }
 
 impl Extractor for HeaderMap {
@@ -222,6 +233,15 @@ impl Injector for HeaderMap {
         };
         if let Some(name) = header_name(name) {
             self.insert(name, value);
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if self.is_empty() {
+            return;
+        }
+        if let Some(name) = header_name(name) {
+            HeaderMap::remove(self, name);
         }
     }
 }

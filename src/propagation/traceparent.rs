@@ -89,11 +89,13 @@ impl TraceParent {
 
 impl From<&TraceContext> for TraceParent {
     /// The `traceparent` a context sends: its span is the receiver's parent.
+    /// Only the flags this version defines are sent ("vendors MUST set
+    /// those to zero", W3C Trace Context 3.2.2.5).
     fn from(t: &TraceContext) -> Self {
         TraceParent {
             trace_id: t.trace_id,
             parent_id: t.span_id,
-            flags: t.flags,
+            flags: t.flags.known(),
         }
     }
 }
@@ -184,7 +186,11 @@ impl Propagator for TraceContextPropagator {
         };
         let tp = TraceParent::from(trace).to_bytes();
         carrier.set(TRACEPARENT, ascii_str(&tp));
-        if !trace.state.is_empty() {
+        // A `tracestate` belongs to the `traceparent` beside it: one already
+        // in the carrier goes when this trace has none.
+        if trace.state.is_empty() {
+            carrier.remove(TRACESTATE);
+        } else {
             carrier.set(TRACESTATE, trace.state.header());
         }
     }
@@ -574,6 +580,24 @@ mod tests {
             !h.contains_key("tracestate"),
             "empty tracestate is not sent"
         );
+    }
+
+    #[test]
+    fn inject_sends_only_defined_flags_and_drops_a_stale_tracestate() {
+        let mut trace = TraceContext::new_root();
+        trace.flags = TraceFlags::new(0x81);
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        h.insert(
+            "tracestate",
+            "old=belongs-to-another-trace".parse().unwrap(),
+        );
+        TraceContextPropagator::new().inject(&Propagated::new().with_trace(trace.clone()), &mut h);
+        assert_eq!(
+            h["traceparent"],
+            format!("00-{}-{}-01", trace.trace_id, trace.span_id).as_str()
+        );
+        assert!(!h.contains_key("tracestate"), "{h:?}");
     }
 
     #[test]

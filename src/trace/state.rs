@@ -74,9 +74,11 @@ impl TraceState {
     ///
     /// The specification asks vendors to propagate at least 512 characters
     /// and lets them document a maximum. ctx accepts 16 times that (the
-    /// longest list one could build is 32 members of 513 bytes, about 16 KiB;
-    /// real lists are a few hundred bytes). Longer input is dropped whole
-    /// before any parsing, which bounds the work one request can cause.
+    /// grammar allows 32 members of 513 bytes, about 16 KiB; real lists are a
+    /// few hundred bytes). Longer input is dropped whole before any parsing,
+    /// which bounds the work one request can cause; [`insert`](Self::insert)
+    /// keeps the lists ctx builds within it, so that they survive a round
+    /// trip.
     pub const MAX_HEADER_LEN: usize = 8192;
 
     /// An empty list. Does not allocate.
@@ -114,7 +116,9 @@ impl TraceState {
 
     /// Sets `key` to `value` and moves the member to the front of the list,
     /// as the specification requires for a new or updated member. When the
-    /// list would exceed 32 members, the right-most member is removed.
+    /// list would exceed 32 members or [`MAX_HEADER_LEN`](Self::MAX_HEADER_LEN)
+    /// bytes, members are removed from the right, as the specification
+    /// suggests.
     ///
     /// # Errors
     /// Returns [`InvalidTraceState`], leaving the list unchanged, when the key
@@ -132,7 +136,9 @@ impl TraceState {
             if k == key {
                 continue;
             }
-            if count == Self::MAX_MEMBERS {
+            if count == Self::MAX_MEMBERS
+                || out.len() + k.len() + v.len() + 2 > Self::MAX_HEADER_LEN
+            {
                 break;
             }
             push_member(&mut out, k, v);
@@ -485,6 +491,26 @@ mod tests {
     fn parse(fields: &[&str]) -> Option<TraceState> {
         let fields: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
         TraceState::parse_fields(&fields)
+    }
+
+    #[test]
+    fn built_lists_stay_within_the_parsed_bound() {
+        let value = "v".repeat(TraceState::MAX_VALUE_LEN);
+        let mut state = TraceState::new();
+        for i in 0..TraceState::MAX_MEMBERS {
+            let key = format!("{i:02}{}", "k".repeat(TraceState::MAX_KEY_LEN - 2));
+            state.insert(&key, &value).unwrap();
+            assert!(state.header().len() <= TraceState::MAX_HEADER_LEN);
+            assert_eq!(
+                TraceState::parse(state.header().as_bytes()).as_ref(),
+                Some(&state)
+            );
+        }
+        // The newest members are kept, the oldest went from the right.
+        let newest = format!("{:02}", TraceState::MAX_MEMBERS - 1);
+        assert!(state.iter().next().unwrap().0.starts_with(&newest));
+        assert!(state.len() < TraceState::MAX_MEMBERS);
+        assert!(state.len() >= TraceState::MAX_HEADER_LEN / 514);
     }
 
     #[test]

@@ -283,6 +283,7 @@ impl Context {
     /// request id: the server layer's common case (an empty surrounding
     /// context, no baggage), built without the general merge. Both values
     /// live in the table's header; the entries only name their keys.
+    #[cfg(feature = "http")]
     pub(crate) fn of_request(trace: TraceContext, request_id: Option<RequestId>) -> Context {
         use crate::propagation::REQUEST_ID;
         use crate::trace::TRACE_CONTEXT;
@@ -647,17 +648,50 @@ impl fmt::Debug for KeyNames<'_> {
 /// other thread-locals are being destroyed.
 pub(crate) struct Slot {
     pub(crate) cx: CurrentCell,
-    /// `true` while a scope (a guard, an `Instrumented` poll) is open. Writes
-    /// outside any scope are refused: they would otherwise stay on the thread
-    /// and reach whatever runs there next.
-    pub(crate) scoped: Cell<bool>,
+    /// The innermost open scope, if any. Writes outside any scope are
+    /// refused: they would otherwise stay on the thread and reach whatever
+    /// runs there next.
+    pub(crate) scoped: Cell<Scope>,
+    /// The task the innermost synchronous scope was opened in (see
+    /// [`Scope::Sync`]).
+    owner: Cell<TaskId>,
     /// How many `Instrumented` drops are in progress on this thread (see
     /// [`park`]).
     parks: Cell<usize>,
     /// What the outermost of them displaced: drops seldom nest, so the
     /// common case needs no stack.
     parked_cx: CurrentCell,
-    parked_scoped: Cell<bool>,
+    parked_scoped: Cell<Scope>,
+}
+
+/// The kind of scope open on a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// None: writes are refused.
+    Closed,
+    /// An `Instrumented` poll (or drop): the code running belongs to the
+    /// future being polled, whose writes persist in it.
+    Poll,
+    /// A guard's scope ([`Context::enter`], [`Context::run`], the closures
+    /// of `ctx::wrap`, `ctx::spawn_blocking`, `ctx::thread::spawn`). The
+    /// closure may drive a runtime (`block_on`), which then polls *plain*
+    /// tasks inside the scope; a write is accepted only from the tokio task
+    /// the scope was opened in (or from outside any task, if it was opened
+    /// outside any), so those plain tasks cannot pass values to each other.
+    Sync,
+}
+
+/// A tokio task's id, or `None` outside any task (`()` without tokio).
+#[cfg(feature = "tokio")]
+type TaskId = Option<tokio::task::Id>;
+#[cfg(not(feature = "tokio"))]
+type TaskId = ();
+
+/// The task running now.
+#[inline]
+fn current_task() -> TaskId {
+    #[cfg(feature = "tokio")]
+    return tokio::task::try_id();
 }
 
 /// The cell holding a thread's current context, without drop glue.
@@ -696,18 +730,24 @@ thread_local! {
     pub(crate) static SLOT: Slot = const {
         Slot {
             cx: CurrentCell::new(),
-            scoped: Cell::new(false),
+            scoped: Cell::new(Scope::Closed),
+            owner: Cell::new(NO_TASK),
             parks: Cell::new(0),
             parked_cx: CurrentCell::new(),
-            parked_scoped: Cell::new(false),
+            parked_scoped: Cell::new(Scope::Closed),
         }
     };
 
     /// What the thread held before each nested `Instrumented` drop (the
     /// outermost one's is in the slot), innermost last. Apart from the slot:
     /// it owns a buffer, so it needs a destructor.
-    static NESTED_PARKS: Cell<Vec<(Context, bool)>> = const { Cell::new(Vec::new()) };
+    static NESTED_PARKS: Cell<Vec<(Context, Scope)>> = const { Cell::new(Vec::new()) };
 }
+
+#[cfg(feature = "tokio")]
+const NO_TASK: TaskId = None;
+#[cfg(not(feature = "tokio"))]
+const NO_TASK: TaskId = ();
 
 /// Makes `cx` current for the drop of the fields that follow it, parking
 /// what the thread held; [`unpark`] puts that back.
@@ -726,7 +766,7 @@ pub(crate) fn park(cx: Context) {
         slot.parks.set(depth + 1);
         if depth == 0 {
             slot.parked_cx.set(slot.cx.replace(cx));
-            slot.parked_scoped.set(slot.scoped.replace(true));
+            slot.parked_scoped.set(slot.scoped.replace(Scope::Poll));
         } else {
             park_nested(slot, cx);
         }
@@ -739,7 +779,7 @@ fn park_nested(slot: &Slot, cx: Context) {
     let mut cx = Some(cx);
     let _ = NESTED_PARKS.try_with(|stack| {
         let prev = slot.cx.replace(cx.take().unwrap_or_default());
-        let scoped = slot.scoped.replace(true);
+        let scoped = slot.scoped.replace(Scope::Poll);
         let mut v = stack.take();
         v.push((prev, scoped));
         stack.set(v);
@@ -790,7 +830,7 @@ fn unpark_nested(slot: &Slot) -> Option<Context> {
 #[must_use = "the context is current only while the guard lives"]
 pub struct ContextGuard {
     /// What the slot held before (taken out when it is put back).
-    prev: Option<(Context, bool)>,
+    prev: Option<(Context, Scope, TaskId)>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -803,17 +843,23 @@ impl fmt::Debug for ContextGuard {
 }
 
 pub(crate) fn enter_owned(mut cx: Context) -> ContextGuard {
+    let owner = current_task();
     // Afterwards `cx` holds what the thread held before.
-    let scoped = swap_in(&mut cx);
+    let (scoped, owner) = SLOT.with(|slot| {
+        let prev = slot.cx.replace(std::mem::take(&mut cx));
+        cx = prev;
+        (slot.scoped.replace(Scope::Sync), slot.owner.replace(owner))
+    });
     ContextGuard {
-        prev: Some((cx, scoped)),
+        prev: Some((cx, scoped, owner)),
         _not_send: PhantomData,
     }
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        if let Some((mut cx, scoped)) = self.prev.take() {
+        if let Some((mut cx, scoped, owner)) = self.prev.take() {
+            SLOT.with(|slot| slot.owner.set(owner));
             swap_out(&mut cx, scoped);
             // `cx` now holds the guard's context, with the writes made under
             // it: dropped here, after the slot is consistent, since this may
@@ -823,22 +869,22 @@ impl Drop for ContextGuard {
     }
 }
 
-/// Swaps `cx` with the thread's current context and opens a scope; returns
-/// whether one was open. Used by `Instrumented` to move its context in and
-/// out without cloning it.
+/// Swaps `cx` with the thread's current context and opens a poll's scope;
+/// returns the scope that was open. Used by `Instrumented` to move its
+/// context in and out without cloning it.
 #[inline]
-pub(crate) fn swap_in(cx: &mut Context) -> bool {
+pub(crate) fn swap_in(cx: &mut Context) -> Scope {
     SLOT.with(|slot| {
         let prev = slot.cx.replace(std::mem::take(cx));
         *cx = prev;
-        slot.scoped.replace(true)
+        slot.scoped.replace(Scope::Poll)
     })
 }
 
 /// Undoes [`swap_in`]: `cx` receives the thread's context (with the task's
 /// writes) and the thread gets back what it held before.
 #[inline]
-pub(crate) fn swap_out(cx: &mut Context, scoped: bool) {
+pub(crate) fn swap_out(cx: &mut Context, scoped: Scope) {
     SLOT.with(|slot| {
         let task = slot.cx.replace(std::mem::take(cx));
         *cx = task;
@@ -874,8 +920,12 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
 /// Applies `f` to the current context when a scope is open.
 pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), AccessError> {
     SLOT.with(|slot| {
-        if !slot.scoped.get() {
-            return Err(AccessError::no_scope());
+        match slot.scoped.get() {
+            Scope::Closed => return Err(AccessError::no_scope()),
+            Scope::Sync if slot.owner.get() != current_task() => {
+                return Err(AccessError::other_task())
+            }
+            Scope::Sync | Scope::Poll => {}
         }
         let cur = slot.cx.take();
         match f(&cur) {
@@ -923,6 +973,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "http")]
     fn a_request_context_is_the_general_one() {
         use crate::propagation::{RequestId, REQUEST_ID};
         use crate::trace::{TraceContext, TRACE_CONTEXT};
@@ -1083,7 +1134,7 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(A.get(), None);
-        SLOT.with(|s| assert!(!s.scoped.get()));
+        SLOT.with(|s| assert_eq!(s.scoped.get(), Scope::Closed));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub struct AccessError {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     NoScope,
+    OtherTask,
 }
 
 impl AccessError {
@@ -24,10 +25,24 @@ impl AccessError {
         }
     }
 
+    pub(crate) fn other_task() -> AccessError {
+        AccessError {
+            kind: Kind::OtherTask,
+        }
+    }
+
     /// `true` if the write was refused because no scope is open on this
     /// thread (see [`Key`](crate::Key#writes-and-scopes)).
     pub fn is_no_scope(&self) -> bool {
         self.kind == Kind::NoScope
+    }
+
+    /// `true` if the write was refused because the scope open on this thread
+    /// belongs to another tokio task: a plain task polled by a runtime that
+    /// is driven inside [`Context::run`](crate::Context::run) or a ctx
+    /// thread (see [`Key`](crate::Key#writes-and-scopes)).
+    pub fn is_other_task(&self) -> bool {
+        self.kind == Kind::OtherTask
     }
 }
 
@@ -43,6 +58,7 @@ impl fmt::Display for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.kind {
             Kind::NoScope => "no context scope is open on this thread",
+            Kind::OtherTask => "the context scope open on this thread belongs to another task",
         })
     }
 }

@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::context::{park, swap_in, swap_out, unpark, Context};
+use crate::context::{park, swap_in, swap_out, unpark, Context, Scope};
 
 pin_project! {
     /// A future (or stream) that runs inside a [`Context`].
@@ -143,8 +143,8 @@ impl<F> Instrumented<F> {
 /// Being a guard, it also restores when the poll unwinds.
 struct Restore<'a> {
     cx: &'a mut Context,
-    /// The thread's previous scope flag.
-    scoped: bool,
+    /// The thread's previous scope.
+    scoped: Scope,
 }
 
 impl<'a> Restore<'a> {

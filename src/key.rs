@@ -48,6 +48,18 @@ use crate::future::Instrumented;
 /// }
 /// ```
 ///
+/// A runtime driven inside a synchronous scope (`block_on` inside
+/// [`Context::run`], [`Key::sync_scope`], or the closure of
+/// [`ctx::thread::spawn`](crate::thread::spawn) or
+/// [`ctx::spawn_blocking`](crate::spawn_blocking)) polls its plain tasks
+/// inside that scope: they read its values, but a write from any tokio task
+/// other than the one the scope was opened in is refused as well
+/// ([`AccessError::is_other_task`](crate::AccessError::is_other_task)), so
+/// plain tasks cannot pass values to each other that way. (Tasks started
+/// with [`ctx::spawn`](crate::spawn) have scopes of their own and write
+/// freely. A `LocalSet` driven inside an `Instrumented` future is the one
+/// case left: see [`spawn_local`](crate::spawn_local).)
+///
 /// # Fork policy
 ///
 /// A key made with [`Key::with_fork`] runs its function on the value each

@@ -98,6 +98,84 @@ fn scoped_writes_never_reach_plain_tasks_on_the_same_thread() {
 
 /// Each request-like task carries a unique id through every hop and checks
 /// it at each one; plain tasks run alongside and must see nothing.
+/// A current-thread runtime driven inside a synchronous scope polls its
+/// plain tasks inside that scope: they may read the scope's values, but a
+/// write from one of them is refused, so they cannot pass values to each
+/// other or to the closure.
+#[test]
+fn plain_tasks_of_a_runtime_driven_inside_a_scope_cannot_write() {
+    fn drive() -> (bool, Option<u64>, Option<u64>, Option<u64>, Option<u64>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let refused = tokio::spawn(async {
+                let e = VALUE.try_set(2).unwrap_err();
+                VALUE.set(3);
+                e.is_other_task()
+            })
+            .await
+            .unwrap();
+            let sibling = tokio::spawn(async { VALUE.get() }).await.unwrap();
+            // A ctx task has a scope of its own: it writes, and keeps it.
+            let own = ctx::spawn(async {
+                VALUE.set(4);
+                tokio::task::yield_now().await;
+                VALUE.get()
+            })
+            .await
+            .unwrap();
+            let after_own = tokio::spawn(async { VALUE.get() }).await.unwrap();
+            // The closure's own future is no task: its writes are its scope's.
+            VALUE.set(5);
+            (refused, sibling, own, after_own, VALUE.get())
+        })
+    }
+    let expected = (true, Some(1), Some(4), Some(1), Some(5));
+    // Inside `sync_scope`, and on a ctx thread (whose closure is a scope).
+    assert_eq!(VALUE.sync_scope(1, drive), expected);
+    let on_thread = VALUE.sync_scope(1, || ctx::thread::spawn(drive).join().unwrap());
+    assert_eq!(on_thread, expected);
+    // The scope's own writes are still accepted around the runtime.
+    VALUE.sync_scope(1, || {
+        drive();
+        VALUE.set(6);
+        assert_eq!(VALUE.get(), Some(6));
+    });
+}
+
+/// A scope opened inside a task belongs to that task, also on a blocking
+/// thread.
+#[test]
+fn a_scope_opened_in_a_task_takes_that_tasks_writes() {
+    for rt in support::runtimes() {
+        rt.block_on(async {
+            // A plain task opening a scope of its own writes in it.
+            let seen = tokio::spawn(async {
+                Context::new().with(&VALUE, 1).run(|| {
+                    VALUE.set(2);
+                    VALUE.get()
+                })
+            })
+            .await
+            .unwrap();
+            assert_eq!(seen, Some(2));
+            let blocking = VALUE
+                .scope(7, async {
+                    ctx::spawn_blocking(|| {
+                        VALUE.set(8);
+                        VALUE.get()
+                    })
+                    .await
+                    .unwrap()
+                })
+                .await;
+            assert_eq!(blocking, Some(8));
+        });
+    }
+}
+
 #[test]
 fn stress_thousands_of_tasks_zero_mismatches() {
     const TASKS: u64 = 4_000;

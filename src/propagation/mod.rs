@@ -373,6 +373,7 @@ impl Propagated {
     /// a request seeded inside another request's context (an in-process
     /// call, a server started in a scope) never carries that request's
     /// baggage or id. The other values of `cx` are kept.
+    #[cfg(feature = "http")]
     #[inline]
     pub(crate) fn replace_in(self, cx: &Context) -> Context {
         if cx.is_empty() && self.baggage.is_empty() {

@@ -13,6 +13,11 @@ use crate::trace::TraceContext;
 /// The rejection when an extractor finds no request context: the
 /// [`ContextLayer`](super::ContextLayer) is not on the route. Answers 500 with
 /// a message saying so.
+///
+/// The extractors read the context the handler runs in (they add nothing
+/// to the request), so a router without the layer that is called inside
+/// another request's context (an in-process call, a test inside a scope)
+/// finds that context instead of failing.
 #[derive(Debug)]
 pub struct MissingContextLayer {
     what: &'static str,

@@ -260,3 +260,30 @@ async fn a_request_id_found_by_a_propagator_is_echoed() {
     let res = oneshot_get(app, &[("x-correlation-id", "corr-9")]).await;
     assert_eq!(res.headers()["x-request-id"], "corr-9");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_bare_b3_deny_keeps_the_new_trace_unsampled() {
+    use ctx::http::Trust;
+    let app = |trust| {
+        axum::Router::new()
+            .route("/", axum::routing::get(|| async { "ok" }))
+            .layer(ContextLayer::new().trust(trust).access_log(None))
+    };
+    // The echoed `traceparent`'s flags: the server span's sampling.
+    let sampled = |res: &http::Response<axum::body::Body>| {
+        let tp = res.headers()["traceparent"].to_str().unwrap().to_string();
+        let flags = u8::from_str_radix(&tp[53..55], 16).unwrap();
+        flags & 1 == 1
+    };
+    let res = oneshot_get(app(Trust::Inbound), &[("b3", "0")]).await;
+    assert!(!sampled(&res), "the caller asked not to be sampled");
+    let res = oneshot_get(app(Trust::Inbound), &[("x-b3-sampled", "0")]).await;
+    assert!(!sampled(&res));
+    let res = oneshot_get(app(Trust::Inbound), &[("b3", "1")]).await;
+    assert!(sampled(&res));
+    let res = oneshot_get(app(Trust::Inbound), &[]).await;
+    assert!(sampled(&res), "new traces are sampled by default");
+    // An untrusted caller's decision is ignored with the rest of its context.
+    let res = oneshot_get(app(Trust::Untrusted), &[("b3", "0")]).await;
+    assert!(sampled(&res));
+}

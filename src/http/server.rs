@@ -64,7 +64,8 @@ struct Config {
 ///    error;
 /// 2. starts the server span: a new span id whose parent is the caller's
 ///    span, or a new trace when nothing valid came in (or the caller is not
-///    trusted, see [`Trust`]);
+///    trusted, see [`Trust`]); a new trace is sampled unless a trusted
+///    caller sent only a "do not sample" decision (B3's `b3: 0`);
 /// 3. seeds the request's context with the [`TraceContext`], the baggage and
 ///    the request id, and runs `inner.call`, the response future and the
 ///    response body ([`ContextBody`]) inside it: every log line and every
@@ -270,7 +271,15 @@ impl Config {
         }
         let server = match &inbound.trace {
             Some(caller) => caller.child(),
-            None => TraceContext::new_root(),
+            None => {
+                let mut root = TraceContext::new_root();
+                // A trusted caller that sent only "do not sample" (B3's
+                // `b3: 0`) keeps its new trace unsampled downstream too.
+                if self.trust == Trust::Inbound && inbound.sampled == Some(false) {
+                    root.flags = root.flags.with_sampled(false);
+                }
+                root
+            }
         };
         // No request id came: the trace id stands in for it, in the context,
         // the log and the response alike.

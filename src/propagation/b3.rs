@@ -154,6 +154,30 @@ impl B3Propagator {
         Some(remote(trace_id, span_id, parent_span_id, sampled))
     }
 
+    /// The sampling decision of a carrier that sends one without ids: `b3`
+    /// holding only `0`, `1` or `d`, or `x-b3-sampled` (or `x-b3-flags: 1`)
+    /// with no `x-b3-traceid`.
+    fn sampling_only(carrier: &dyn Extractor) -> Option<bool> {
+        if let Some(single) = carrier.get(B3) {
+            return match trim_ows(single) {
+                b"0" => Some(false),
+                b"1" | b"d" => Some(true),
+                _ => None,
+            };
+        }
+        if carrier.get(X_B3_TRACE_ID).is_some() {
+            return None;
+        }
+        if carrier.get(X_B3_FLAGS).map(trim_ows) == Some(b"1") {
+            return Some(true);
+        }
+        match carrier.get(X_B3_SAMPLED).map(trim_ows)? {
+            b"0" | b"false" => Some(false),
+            b"1" | b"true" | b"d" => Some(true),
+            _ => None,
+        }
+    }
+
     /// The single `b3` header form of `trace`, in a stack buffer: the
     /// returned slice of it is the value.
     fn format_single(trace: &TraceContext, buf: &mut [u8; 68]) -> usize {
@@ -214,10 +238,23 @@ impl Propagator for B3Propagator {
             .get(B3)
             .and_then(Self::parse_single)
             .or_else(|| Self::parse_multi(carrier));
+        if into.trace.is_none() && into.sampled.is_none() {
+            into.sampled = Self::sampling_only(carrier);
+        }
     }
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
         let Some(trace) = &from.trace else {
+            // A bare decision travels on as one (B3's deny-only header).
+            if let Some(sampled) = from.sampled {
+                let state = if sampled { "1" } else { "0" };
+                if self.encoding != B3Encoding::Multi {
+                    carrier.set(B3, state);
+                }
+                if self.encoding != B3Encoding::Single {
+                    carrier.set(X_B3_SAMPLED, state);
+                }
+            }
             return;
         };
         // The headers of the encoding not written, and a parent header this
@@ -578,6 +615,51 @@ mod tests {
         let mut h = HeaderMap::new();
         B3Propagator::with_encoding(B3Encoding::SingleAndMulti).inject(&fields, &mut h);
         assert_eq!(h.len(), 5);
+    }
+
+    #[test]
+    fn a_sampling_decision_without_ids_is_kept_apart() {
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: [(Headers, Option<bool>); 9] = [
+            (&[("b3", "0")], Some(false)),
+            (&[("b3", " 1 ")], Some(true)),
+            (&[("b3", "d")], Some(true)),
+            (&[("b3", "2")], None),
+            (&[("x-b3-sampled", "0")], Some(false)),
+            (&[("x-b3-sampled", "true")], Some(true)),
+            (&[("x-b3-flags", "1"), ("x-b3-sampled", "0")], Some(true)),
+            // Ids that fail to parse are not a bare decision.
+            (&[("x-b3-traceid", "zz"), ("x-b3-sampled", "0")], None),
+            (&[], None),
+        ];
+        for (headers, expected) in cases {
+            let mut h = HeaderMap::new();
+            for (k, v) in headers {
+                h.insert(*k, v.parse().unwrap());
+            }
+            let mut p = Propagated::new();
+            B3Propagator::new().extract(&h, &mut p);
+            assert_eq!(
+                (p.trace.is_some(), p.sampled),
+                (false, expected),
+                "{headers:?}"
+            );
+        }
+        // A bare decision is sent on as one.
+        let mut h = HeaderMap::new();
+        let deny = Propagated::new().with_sampled(false);
+        B3Propagator::new().inject(&deny, &mut h);
+        assert_eq!(h["b3"], "0");
+        let mut back = Propagated::new();
+        B3Propagator::new().extract(&h, &mut back);
+        assert_eq!(back, deny);
+        // With ids, the decision rides in the trace context.
+        let mut h = HeaderMap::new();
+        h.insert("b3", format!("{T128}-{SPAN}-0").parse().unwrap());
+        let mut p = Propagated::new();
+        B3Propagator::new().extract(&h, &mut p);
+        assert_eq!(p.sampled, None);
+        assert!(!p.trace.unwrap().is_sampled());
     }
 
     #[test]

@@ -311,6 +311,11 @@ pub struct Propagated {
     pub baggage: Baggage,
     /// The request id, if one was carried.
     pub request_id: Option<RequestId>,
+    /// A sampling decision that came without a trace context (B3's `b3: 0`
+    /// alone, or `x-b3-sampled` without ids): a caller that asks not to be
+    /// traced. A server that starts a new trace takes it; `None` when no
+    /// such decision came, or when `trace` carries the decision.
+    pub sampled: Option<bool>,
 }
 
 impl Propagated {
@@ -351,6 +356,7 @@ impl Propagated {
             trace: cx.get(&TRACE_CONTEXT).cloned(),
             baggage: cx.get(&BAGGAGE).cloned().unwrap_or_default(),
             request_id: cx.get(&REQUEST_ID).cloned(),
+            sampled: None,
         }
     }
 
@@ -400,6 +406,7 @@ impl Propagated {
             trace,
             baggage,
             request_id,
+            sampled: _,
         } = self;
         if trace.is_none() && baggage.is_empty() && request_id.is_none() {
             return cx.clone();
@@ -422,6 +429,14 @@ impl Propagated {
     #[must_use]
     pub fn with_baggage(mut self, baggage: Baggage) -> Self {
         self.baggage = baggage;
+        self
+    }
+
+    /// These fields with a bare sampling decision set (see
+    /// [`sampled`](Propagated::sampled)).
+    #[must_use]
+    pub fn with_sampled(mut self, sampled: bool) -> Self {
+        self.sampled = Some(sampled);
         self
     }
 

@@ -1126,13 +1126,16 @@ mod tests {
     #[test]
     fn enter_restores_on_panic() {
         let cx = Context::new().with(&A, 9);
-        let r = std::panic::catch_unwind(|| {
+        // Recorded before the panic: an assertion in there would be caught.
+        let seen = Cell::new(None);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             cx.run(|| {
-                assert_eq!(A.get(), Some(9));
+                seen.set(A.get());
                 panic!("boom");
             })
-        });
+        }));
         assert!(r.is_err());
+        assert_eq!(seen.get(), Some(9));
         assert_eq!(A.get(), None);
         SLOT.with(|s| assert_eq!(s.scoped.get(), Scope::Closed));
     }

@@ -42,8 +42,9 @@ impl Future for Countdown {
     type Output = Option<u64>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<u64>> {
+        let seen = K00.with(|v| v.copied());
         if self.0 == 0 {
-            return Poll::Ready(K00.with(|v| v.copied()));
+            return Poll::Ready(seen);
         }
         self.0 -= 1;
         cx.waker().wake_by_ref();

@@ -96,8 +96,6 @@ fn scoped_writes_never_reach_plain_tasks_on_the_same_thread() {
     });
 }
 
-/// Each request-like task carries a unique id through every hop and checks
-/// it at each one; plain tasks run alongside and must see nothing.
 /// A current-thread runtime driven inside a synchronous scope polls its
 /// plain tasks inside that scope: they may read the scope's values, but a
 /// write from one of them is refused, so they cannot pass values to each
@@ -176,6 +174,8 @@ fn a_scope_opened_in_a_task_takes_that_tasks_writes() {
     }
 }
 
+/// Each request-like task carries a unique id through every hop and checks
+/// it at each one; plain tasks run alongside and must see nothing.
 #[test]
 fn stress_thousands_of_tasks_zero_mismatches() {
     const TASKS: u64 = 4_000;

@@ -207,6 +207,9 @@ proptest! {
         prop_assume!(a.len() + b.len() < TraceState::MAX_HEADER_LEN);
         let state = TraceState::parse_fields(&[a.as_bytes(), b.as_bytes()]).unwrap();
         prop_assert_eq!(state.len(), members.len());
+        // Every member, in order across the fields, without the padding.
+        let joined: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        prop_assert_eq!(state.header(), joined.join(","));
     }
 
     #[test]

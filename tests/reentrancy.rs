@@ -77,7 +77,7 @@ fn value_dropped_when_a_guard_restores() {
 
 #[test]
 fn value_dropped_after_the_last_poll() {
-    let (n, drops, _seen) = noisy();
+    let (n, drops, seen) = noisy();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -90,6 +90,11 @@ fn value_dropped_after_the_last_poll() {
         .in_context(Context::new().with(&MARK, "task"))
         .await;
         assert_eq!(out, Some("task"));
+        // The task's context (and the value in it) is dropped when the
+        // finished future is, after the thread has its own context back:
+        // here, none.
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(*seen.lock().unwrap(), [None]);
     });
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }

@@ -40,12 +40,20 @@ fn probed(
     Arc<Mutex<Vec<Option<&'static str>>>>,
 ) {
     let (p, seen) = probe();
-    let fut = async move {
+    (probed_with(p, name, inner), seen)
+}
+
+/// [`probed`] with a given probe (several levels can share one log).
+fn probed_with(
+    p: DropProbe,
+    name: &'static str,
+    inner: impl Future<Output = ()>,
+) -> impl Future<Output = ()> {
+    async move {
         let _p = p;
         inner.await;
     }
-    .in_context(Context::new().with(&VALUE, name));
-    (fut, seen)
+    .in_context(Context::new().with(&VALUE, name))
 }
 
 /// A future that stays pending `n` times, writing to the context on each poll.
@@ -190,9 +198,13 @@ fn abort_and_panic_drop_inside_the_context_across_spawn() {
 
 #[test]
 fn a_wrapped_closure_restores_after_panic() {
+    // What the closure saw, recorded before it panics (an assertion inside
+    // it would be swallowed by the `catch_unwind`).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let f = VALUE.sync_scope("wrapped", || {
-        ctx::wrap(|| {
-            assert_eq!(VALUE.get(), Some("wrapped"));
+        let seen = seen.clone();
+        ctx::wrap(move || {
+            *seen.lock().unwrap() = Some(VALUE.get());
             panic!("closure panics");
         })
     });
@@ -202,6 +214,7 @@ fn a_wrapped_closure_restores_after_panic() {
         assert!(r.is_err());
         assert_eq!(VALUE.get(), Some("outer"));
     });
+    assert_eq!(*seen.lock().unwrap(), Some(Some("wrapped")));
 }
 
 #[test]
@@ -264,17 +277,24 @@ fn nested_drops_each_see_their_own_context() {
 #[test]
 fn deeply_nested_drops_unwind_in_order() {
     // Three levels: the outermost parks in the thread's slot, the two inner
-    // ones on the per-thread stack.
-    let (level3, seen3) = probed("three", std::future::pending());
-    let (level2, seen2) = probed("two", level3);
-    let (level1, seen1) = probed("one", level2);
-    let mut level1 = task::spawn(level1);
-    assert!(level1.poll().is_pending());
-    drop(level1);
-    assert_eq!(*seen3.lock().unwrap(), [Some("three")]);
-    assert_eq!(*seen2.lock().unwrap(), [Some("two")]);
-    assert_eq!(*seen1.lock().unwrap(), [Some("one")]);
-    // Back to no scope at all, twice in a row (the stack is reused).
-    assert_eq!(VALUE.get(), None);
-    assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
+    // ones on the per-thread stack. Twice in a row: the stack is reused.
+    for _ in 0..2 {
+        let (p3, log) = probe();
+        let p2 = DropProbe { seen: log.clone() };
+        let p1 = DropProbe { seen: log.clone() };
+        let level3 = probed_with(p3, "three", std::future::pending());
+        let level2 = probed_with(p2, "two", level3);
+        let level1 = probed_with(p1, "one", level2);
+        let mut level1 = task::spawn(level1);
+        assert!(level1.poll().is_pending());
+        drop(level1);
+        // Innermost first, each inside its own context.
+        assert_eq!(
+            *log.lock().unwrap(),
+            [Some("three"), Some("two"), Some("one")]
+        );
+        // Back to no scope at all.
+        assert_eq!(VALUE.get(), None);
+        assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
+    }
 }

@@ -504,7 +504,7 @@ mod tests {
         let (a, bb, c) = (m("a"), m("b"), m("c"));
         let b = Baggage::parse_fields(&[a.as_bytes(), bb.as_bytes(), c.as_bytes()]);
         assert_eq!(b.len(), 2);
-        // A huge field is never scanned past the limit.
+        // A huge field past the limit is ignored whole.
         let huge = format!("a=1,{}", "y".repeat(1 << 20));
         assert_eq!(Baggage::parse(huge.as_bytes()).to_string(), "a=1");
     }

@@ -460,7 +460,7 @@ mod tests {
                 ("X-B3-Sampled", "1"),
             ],
             Some((T128, SPAN, Some(PARENT), true)),
-            "all headers, mixed-case names",
+            "all headers, mixed-case names on the wire (HeaderMap lowercases them)",
         ),
         (
             &[("x-b3-traceid", T128), ("x-b3-spanid", SPAN)],

@@ -630,7 +630,7 @@ mod tests {
         (
             &[("TraceParent", TP)],
             Some("4bf92f3577b34da6a3ce929d0e0e4736"),
-            "header names are case-insensitive",
+            "mixed-case names on the wire (HeaderMap lowercases them, as hyper does)",
         ),
         (&[], None, "nothing to extract"),
     ];

@@ -469,7 +469,7 @@ mod tests {
         (
             &[("TRACEPARENT", TP), ("TraceState", "foo=1")],
             Some("foo=1"),
-            "names are case-insensitive",
+            "mixed-case names on the wire (HeaderMap lowercases them)",
         ),
         (
             &[("traceparent", TP), ("traceparent", TP)],

@@ -122,12 +122,13 @@ fn main() {
         ("ctx", "tower_http_info_span"),
         ("ctx", "tower_http_no_span"),
     ];
-    print_added("http_logging_no_traceparent", &CASES, "bare", &ratios);
-    print_added("http_logging_traceparent", &CASES, "bare", &ratios);
-
-    // The same, each case's batches interleaved with the others' (see
-    // `support::interleaved`); skipped when a filter is given.
+    // The summaries read criterion's saved estimates, and then the same
+    // comparisons run with each case's batches interleaved with the others'
+    // (see `support::interleaved`): both only when every case ran in this
+    // run (no filter given).
     if support::unfiltered() {
+        print_added("http_logging_no_traceparent", &CASES, "bare", &ratios);
+        print_added("http_logging_traceparent", &CASES, "bare", &ratios);
         let names: Vec<&str> = routers.iter().map(|(name, _)| *name).collect();
         assert_eq!(names, CASES, "the criterion summaries read these names");
         for (group, traceparent) in ONESHOT_GROUPS {

@@ -223,8 +223,9 @@ fn criterion_dir() -> Option<PathBuf> {
     Some(exe.parent()?.parent()?.parent()?.join("criterion"))
 }
 
-/// The estimate criterion printed for `group/id` in this run (the slope when
-/// there is one, else the mean), in nanoseconds per iteration.
+/// The estimate criterion saved for `group/id` (the slope when there is
+/// one, else the mean), in nanoseconds per iteration: this run's only if
+/// the case ran in it, so callers read it only when no filter was given.
 pub fn estimate_ns(group: &str, id: &str) -> Option<f64> {
     let path = criterion_dir()?
         .join(group)

@@ -1,6 +1,8 @@
 //! What the spawn-side benches share: the key and task-local each peer
 //! holds, the spawned future shapes, and the driver's contexts, so that
-//! `sizes` measures exactly what `spawn` times.
+//! `sizes` measures the wrappers `spawn` times. (Each keeps its own floor
+//! type: `sizes` a `Context` beside the future, `spawn` an `Arc<u64>`; one
+//! word each.)
 #![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;

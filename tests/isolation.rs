@@ -234,3 +234,22 @@ fn stress_thousands_of_tasks_zero_mismatches() {
         assert_eq!(checks.load(Ordering::Relaxed) as u64, TASKS * 8);
     }
 }
+
+/// A future driven with `Handle::block_on` from a blocking closure is that
+/// closure's own work: its writes are accepted.
+#[test]
+fn block_on_inside_a_blocking_closure_writes_in_its_scope() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let seen = rt.block_on(VALUE.scope(1, async {
+        let handle = tokio::runtime::Handle::current();
+        ctx::spawn_blocking(move || {
+            handle.block_on(async { VALUE.try_set(2).map(|()| VALUE.get()) })
+        })
+        .await
+        .unwrap()
+    }));
+    assert_eq!(seen, Ok(Some(2)));
+}

@@ -223,9 +223,16 @@ pub(super) fn parse_fields(fields: &[&[u8]], into: &mut Baggage) {
     for field in fields {
         let cut = field.len() > budget;
         let visible = if cut { &field[..budget] } else { *field };
+        // A cut that falls between two members (only whitespace, then a
+        // comma, follows it) leaves the last visible member whole.
+        let cut_inside = cut
+            && field[budget..]
+                .iter()
+                .find(|&&b| b != b' ' && b != b'\t')
+                .is_some_and(|&b| b != b',');
         let mut pieces = visible.split(|&b| b == b',').peekable();
         while let Some(raw) = pieces.next() {
-            if cut && pieces.peek().is_none() {
+            if cut_inside && pieces.peek().is_none() {
                 // The last piece runs past the budget: it is incomplete.
                 break;
             }

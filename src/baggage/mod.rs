@@ -507,6 +507,20 @@ mod tests {
         // A huge field past the limit is ignored whole.
         let huge = format!("a=1,{}", "y".repeat(1 << 20));
         assert_eq!(Baggage::parse(huge.as_bytes()).to_string(), "a=1");
+        // A member that ends exactly at the limit is whole, whatever follows
+        // (a comma, or whitespace then a comma); one cut by it is not.
+        let a = format!("a={}", "x".repeat(4094));
+        let b = format!("b={}", "x".repeat(4093));
+        assert_eq!(a.len() + 1 + b.len(), Baggage::MAX_HEADER_LEN);
+        for tail in [",c=1", " ,c=1", "x,c=1"] {
+            let header = format!("{a},{b}{tail}");
+            let expected = if tail.starts_with('x') { 1 } else { 2 };
+            assert_eq!(
+                Baggage::parse(header.as_bytes()).len(),
+                expected,
+                "{tail:?}"
+            );
+        }
     }
 
     #[test]

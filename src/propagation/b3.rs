@@ -119,9 +119,7 @@ impl B3Propagator {
         let span_id = SpanId::from_hex(parts.next()?)?;
         let sampled = match parts.next() {
             None => false,
-            Some(b"1" | b"d") => true,
-            Some(b"0") => false,
-            Some(_) => return None,
+            Some(state) => single_decision(state)?,
         };
         let parent_span_id = match parts.next() {
             None => None,
@@ -149,8 +147,7 @@ impl B3Propagator {
             Some(p) if p.len() > Self::MAX_LEN => return None,
             Some(p) => Some(SpanId::from_hex(trim_ows(p))?),
         };
-        let debug = matches!(field(X_B3_FLAGS), Some(b"1"));
-        let sampled = debug || matches!(field(X_B3_SAMPLED), Some(b"1" | b"true" | b"d"));
+        let sampled = multi_decision(carrier) == Some(true);
         Some(remote(trace_id, span_id, parent_span_id, sampled))
     }
 
@@ -159,23 +156,12 @@ impl B3Propagator {
     /// with no `x-b3-traceid`.
     fn sampling_only(carrier: &dyn Extractor) -> Option<bool> {
         if let Some(single) = carrier.get(B3) {
-            return match trim_ows(single) {
-                b"0" => Some(false),
-                b"1" | b"d" => Some(true),
-                _ => None,
-            };
+            return single_decision(trim_ows(single));
         }
         if carrier.get(X_B3_TRACE_ID).is_some() {
             return None;
         }
-        if carrier.get(X_B3_FLAGS).map(trim_ows) == Some(b"1") {
-            return Some(true);
-        }
-        match carrier.get(X_B3_SAMPLED).map(trim_ows)? {
-            b"0" | b"false" => Some(false),
-            b"1" | b"true" | b"d" => Some(true),
-            _ => None,
-        }
+        multi_decision(carrier)
     }
 
     /// The single `b3` header form of `trace`, in a stack buffer: the
@@ -185,7 +171,7 @@ impl B3Propagator {
         buf[32] = b'-';
         trace.span_id.encode_hex(&mut buf[33..49]);
         buf[49] = b'-';
-        buf[50] = sampling_state(trace);
+        buf[50] = sampling_state(trace.is_sampled()).as_bytes()[0];
         match trace.parent_span_id {
             Some(parent) => {
                 buf[51] = b'-';
@@ -197,11 +183,36 @@ impl B3Propagator {
     }
 }
 
-fn sampling_state(trace: &TraceContext) -> u8 {
-    if trace.is_sampled() {
-        b'1'
+/// The sampling state B3 writes.
+fn sampling_state(sampled: bool) -> &'static str {
+    if sampled {
+        "1"
     } else {
-        b'0'
+        "0"
+    }
+}
+
+/// The sampling state of the single header: `1`, `d` (debug, which implies
+/// sampled) or `0`; `None` for anything else.
+fn single_decision(state: &[u8]) -> Option<bool> {
+    match state {
+        b"1" | b"d" => Some(true),
+        b"0" => Some(false),
+        _ => None,
+    }
+}
+
+/// The decision of the multi headers: `X-B3-Flags: 1` (debug) implies
+/// sampled, else `X-B3-Sampled` (`1`, `true`, `d`, or `0`, `false`).
+fn multi_decision(carrier: &dyn Extractor) -> Option<bool> {
+    let field = |name| carrier.get(name).map(trim_ows);
+    if field(X_B3_FLAGS) == Some(b"1") {
+        return Some(true);
+    }
+    match field(X_B3_SAMPLED)? {
+        b"1" | b"true" | b"d" => Some(true),
+        b"0" | b"false" => Some(false),
+        _ => None,
     }
 }
 
@@ -247,7 +258,7 @@ impl Propagator for B3Propagator {
         let Some(trace) = &from.trace else {
             // A bare decision travels on as one (B3's deny-only header).
             if let Some(sampled) = from.sampled {
-                let state = if sampled { "1" } else { "0" };
+                let state = sampling_state(sampled);
                 if self.encoding != B3Encoding::Multi {
                     carrier.set(B3, state);
                 }
@@ -286,7 +297,7 @@ impl Propagator for B3Propagator {
                 }
                 None => carrier.remove(X_B3_PARENT_SPAN_ID),
             }
-            carrier.set(X_B3_SAMPLED, if trace.is_sampled() { "1" } else { "0" });
+            carrier.set(X_B3_SAMPLED, sampling_state(trace.is_sampled()));
             carrier.remove(X_B3_FLAGS);
         } else {
             for name in [

@@ -681,17 +681,20 @@ pub(crate) enum Scope {
     Sync,
 }
 
-/// A tokio task's id, or `None` outside any task (`()` without tokio).
+/// A tokio task's id, or `None` outside any task (always `None` without
+/// tokio).
 #[cfg(feature = "tokio")]
 type TaskId = Option<tokio::task::Id>;
 #[cfg(not(feature = "tokio"))]
-type TaskId = ();
+type TaskId = Option<std::convert::Infallible>;
 
 /// The task running now.
 #[inline]
 fn current_task() -> TaskId {
     #[cfg(feature = "tokio")]
     return tokio::task::try_id();
+    #[cfg(not(feature = "tokio"))]
+    None
 }
 
 /// The cell holding a thread's current context, without drop glue.
@@ -731,7 +734,7 @@ thread_local! {
         Slot {
             cx: CurrentCell::new(),
             scoped: Cell::new(Scope::Closed),
-            owner: Cell::new(NO_TASK),
+            owner: Cell::new(None),
             parks: Cell::new(0),
             parked_cx: CurrentCell::new(),
             parked_scoped: Cell::new(Scope::Closed),
@@ -743,11 +746,6 @@ thread_local! {
     /// it owns a buffer, so it needs a destructor.
     static NESTED_PARKS: Cell<Vec<(Context, Scope)>> = const { Cell::new(Vec::new()) };
 }
-
-#[cfg(feature = "tokio")]
-const NO_TASK: TaskId = None;
-#[cfg(not(feature = "tokio"))]
-const NO_TASK: TaskId = ();
 
 /// Makes `cx` current for the drop of the fields that follow it, parking
 /// what the thread held; [`unpark`] puts that back.
@@ -843,13 +841,9 @@ impl fmt::Debug for ContextGuard {
 }
 
 pub(crate) fn enter_owned(mut cx: Context) -> ContextGuard {
-    let owner = current_task();
+    let owner = SLOT.with(|slot| slot.owner.replace(current_task()));
     // Afterwards `cx` holds what the thread held before.
-    let (scoped, owner) = SLOT.with(|slot| {
-        let prev = slot.cx.replace(std::mem::take(&mut cx));
-        cx = prev;
-        (slot.scoped.replace(Scope::Sync), slot.owner.replace(owner))
-    });
+    let scoped = swap_in(&mut cx, Scope::Sync);
     ContextGuard {
         prev: Some((cx, scoped, owner)),
         _not_send: PhantomData,
@@ -869,15 +863,15 @@ impl Drop for ContextGuard {
     }
 }
 
-/// Swaps `cx` with the thread's current context and opens a poll's scope;
-/// returns the scope that was open. Used by `Instrumented` to move its
-/// context in and out without cloning it.
+/// Swaps `cx` with the thread's current context and opens a scope of kind
+/// `scope`; returns the scope that was open. `Instrumented` uses it to move
+/// its context in and out without cloning it.
 #[inline]
-pub(crate) fn swap_in(cx: &mut Context) -> Scope {
+pub(crate) fn swap_in(cx: &mut Context, scope: Scope) -> Scope {
     SLOT.with(|slot| {
         let prev = slot.cx.replace(std::mem::take(cx));
         *cx = prev;
-        slot.scoped.replace(Scope::Poll)
+        slot.scoped.replace(scope)
     })
 }
 

@@ -150,7 +150,7 @@ struct Restore<'a> {
 impl<'a> Restore<'a> {
     #[inline]
     fn enter(cx: &'a mut Context) -> Restore<'a> {
-        let scoped = swap_in(cx);
+        let scoped = swap_in(cx, Scope::Poll);
         Restore { cx, scoped }
     }
 }

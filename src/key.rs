@@ -165,8 +165,9 @@ impl<T: Send + Sync + 'static> Key<T> {
     ///
     /// # Errors
     ///
-    /// Fails when no scope is open on this thread. The value is dropped
-    /// then.
+    /// Fails when no scope is open on this thread, or when the open one
+    /// belongs to another tokio task (see [Writes and
+    /// scopes](Key#writes-and-scopes)). The value is dropped then.
     pub fn try_set(&'static self, value: T) -> Result<(), AccessError> {
         let entry = Entry::new(self, value);
         context::update(|cx| Some(cx.with_entry(entry)))
@@ -183,7 +184,7 @@ impl<T: Send + Sync + 'static> Key<T> {
     ///
     /// # Errors
     ///
-    /// Fails when no scope is open on this thread.
+    /// Fails as [`try_set`](Key::try_set) does.
     pub fn try_remove(&'static self) -> Result<(), AccessError> {
         context::update(|cx| cx.contains(self).then(|| cx.without(self)))
     }

@@ -21,8 +21,8 @@ use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{poll_in, FutureExt, Instrumented};
 use crate::propagation::{
-    B3Propagator, BaggagePropagator, HeaderIndex, Propagators, RequestId, TraceContextPropagator,
-    TraceParent,
+    B3Propagator, BaggagePropagator, HeaderIndex, Propagated, Propagators, RequestId,
+    TraceContextPropagator, TraceParent,
 };
 use crate::trace::TraceContext;
 
@@ -238,32 +238,32 @@ impl<S> ContextService<S> {
 }
 
 impl Config {
+    /// The request id, read once into `inbound`: a configured propagator's,
+    /// else the layer's header. Returns the value to echo, which is what the
+    /// context holds: the inbound header itself when it is the id exactly
+    /// (no copy), else the id written anew (without the padding `parse`
+    /// trims).
+    fn read_request_id(
+        &self,
+        headers: &HeaderIndex<'_>,
+        inbound: &mut Propagated,
+    ) -> Option<HeaderValue> {
+        let name = self.request_id_header.as_ref()?;
+        if inbound.request_id.is_none() {
+            let value = headers.value(name)?;
+            inbound.request_id = RequestId::parse(value.as_bytes());
+            if inbound.request_id.as_ref()?.as_str().len() == value.len() {
+                return Some(value.clone());
+            }
+        }
+        HeaderValue::from_str(inbound.request_id.as_ref()?.as_str()).ok()
+    }
+
     /// Steps 1-3: what the caller sent, and the request's context.
     fn seed<B>(&self, req: &Request<B>) -> (Context, Echo, Option<Box<AccessLog>>) {
         let headers = HeaderIndex::new(req.headers());
         let mut inbound = self.propagators.extract(&headers);
-        // The request id, read once: from the layer's header (kept as it came,
-        // to echo without copying), unless a configured propagator found one.
-        let mut request_id_header = None;
-        if let Some(name) = &self.request_id_header {
-            match &inbound.request_id {
-                Some(id) => request_id_header = HeaderValue::from_str(id.as_str()).ok(),
-                None => {
-                    if let Some(value) = headers.value(name) {
-                        inbound.request_id = RequestId::parse(value.as_bytes());
-                        request_id_header = inbound.request_id.as_ref().and_then(|id| {
-                            // Echo what the context holds: the id without the
-                            // padding `parse` trims.
-                            if id.as_str().len() == value.len() {
-                                Some(value.clone())
-                            } else {
-                                HeaderValue::from_str(id.as_str()).ok()
-                            }
-                        });
-                    }
-                }
-            }
-        }
+        let request_id_header = self.read_request_id(&headers, &mut inbound);
         let mut inbound_trace_id = None;
         if self.trust == Trust::Untrusted {
             inbound_trace_id = inbound.trace.take().map(|t| t.trace_id);

@@ -4,39 +4,7 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{names, Extractor};
-
-/// The names found by the pass, in this order.
-const KNOWN: [&str; 10] = [
-    names::TRACEPARENT,
-    names::TRACESTATE,
-    names::BAGGAGE,
-    names::B3,
-    names::X_B3_TRACE_ID,
-    names::X_B3_SPAN_ID,
-    names::X_B3_PARENT_SPAN_ID,
-    names::X_B3_SAMPLED,
-    names::X_B3_FLAGS,
-    names::X_REQUEST_ID,
-];
-
-/// The position of `name` in [`KNOWN`]. (A `match` on strings: the
-/// compiler tests the length first, so most other names cost one compare.)
-fn known(name: &str) -> Option<usize> {
-    Some(match name {
-        names::TRACEPARENT => 0,
-        names::TRACESTATE => 1,
-        names::BAGGAGE => 2,
-        names::B3 => 3,
-        names::X_B3_TRACE_ID => 4,
-        names::X_B3_SPAN_ID => 5,
-        names::X_B3_PARENT_SPAN_ID => 6,
-        names::X_B3_SAMPLED => 7,
-        names::X_B3_FLAGS => 8,
-        names::X_REQUEST_ID => 9,
-        _ => return None,
-    })
-}
+use super::{known_index as known, Extractor, KNOWN_HEADERS};
 
 /// A request's headers with the values of every name ctx reads located in
 /// one pass over the map: the propagators then ask for up to ten names,
@@ -45,13 +13,13 @@ fn known(name: &str) -> Option<usize> {
 pub(crate) struct HeaderIndex<'a> {
     map: &'a HeaderMap,
     /// For each known name: its first value, and how many it has.
-    found: [(Option<&'a HeaderValue>, u32); KNOWN.len()],
+    found: [(Option<&'a HeaderValue>, u32); KNOWN_HEADERS.len()],
 }
 
 impl<'a> HeaderIndex<'a> {
     #[inline]
     pub(crate) fn new(map: &'a HeaderMap) -> HeaderIndex<'a> {
-        let mut found = [(None, 0); KNOWN.len()];
+        let mut found = [(None, 0); KNOWN_HEADERS.len()];
         if map.is_empty() {
             return HeaderIndex { map, found };
         }
@@ -108,8 +76,8 @@ mod tests {
 
     #[test]
     fn known_names_are_all_found() {
-        for (i, name) in KNOWN.iter().enumerate() {
-            assert_eq!(known(name), Some(i));
+        for (i, name) in KNOWN_HEADERS.iter().enumerate() {
+            assert_eq!(known(name.as_str()), Some(i));
         }
         assert_eq!(known("x-request-idx"), None);
         assert_eq!(known("host"), None);
@@ -130,7 +98,11 @@ mod tests {
             ("x-custom", "c"),
         ]);
         let index = HeaderIndex::new(&map);
-        for name in KNOWN.iter().copied().chain(["host", "x-custom", "absent"]) {
+        for name in KNOWN_HEADERS
+            .iter()
+            .map(HeaderName::as_str)
+            .chain(["host", "x-custom", "absent"])
+        {
             assert_eq!(
                 Extractor::get(&index, name),
                 Extractor::get(&map, name),

@@ -199,27 +199,37 @@ impl Extractor for HeaderMap {
 /// The names ctx uses, as `HeaderName`s built at compile time: looking one
 /// up hashes it directly, where a `&str` is parsed and validated first.
 fn known_header(name: &str) -> Option<&'static HeaderName> {
-    static TRACEPARENT: HeaderName = HeaderName::from_static(names::TRACEPARENT);
-    static TRACESTATE: HeaderName = HeaderName::from_static(names::TRACESTATE);
-    static BAGGAGE: HeaderName = HeaderName::from_static(names::BAGGAGE);
-    static B3: HeaderName = HeaderName::from_static(names::B3);
-    static X_B3_TRACE_ID: HeaderName = HeaderName::from_static(names::X_B3_TRACE_ID);
-    static X_B3_SPAN_ID: HeaderName = HeaderName::from_static(names::X_B3_SPAN_ID);
-    static X_B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static(names::X_B3_PARENT_SPAN_ID);
-    static X_B3_SAMPLED: HeaderName = HeaderName::from_static(names::X_B3_SAMPLED);
-    static X_B3_FLAGS: HeaderName = HeaderName::from_static(names::X_B3_FLAGS);
-    static X_REQUEST_ID: HeaderName = HeaderName::from_static(names::X_REQUEST_ID);
+    known_index(name).map(|i| &KNOWN_HEADERS[i])
+}
+
+/// Every header name a propagator of ctx reads or writes, in the order of
+/// [`known_index`].
+static KNOWN_HEADERS: [HeaderName; 10] = [
+    HeaderName::from_static(names::TRACEPARENT),
+    HeaderName::from_static(names::TRACESTATE),
+    HeaderName::from_static(names::BAGGAGE),
+    HeaderName::from_static(names::B3),
+    HeaderName::from_static(names::X_B3_TRACE_ID),
+    HeaderName::from_static(names::X_B3_SPAN_ID),
+    HeaderName::from_static(names::X_B3_PARENT_SPAN_ID),
+    HeaderName::from_static(names::X_B3_SAMPLED),
+    HeaderName::from_static(names::X_B3_FLAGS),
+    HeaderName::from_static(names::X_REQUEST_ID),
+];
+
+/// `name`'s place in [`KNOWN_HEADERS`].
+fn known_index(name: &str) -> Option<usize> {
     Some(match name {
-        names::TRACEPARENT => &TRACEPARENT,
-        names::TRACESTATE => &TRACESTATE,
-        names::BAGGAGE => &BAGGAGE,
-        names::B3 => &B3,
-        names::X_B3_TRACE_ID => &X_B3_TRACE_ID,
-        names::X_B3_SPAN_ID => &X_B3_SPAN_ID,
-        names::X_B3_PARENT_SPAN_ID => &X_B3_PARENT_SPAN_ID,
-        names::X_B3_SAMPLED => &X_B3_SAMPLED,
-        names::X_B3_FLAGS => &X_B3_FLAGS,
-        names::X_REQUEST_ID => &X_REQUEST_ID,
+        names::TRACEPARENT => 0,
+        names::TRACESTATE => 1,
+        names::BAGGAGE => 2,
+        names::B3 => 3,
+        names::X_B3_TRACE_ID => 4,
+        names::X_B3_SPAN_ID => 5,
+        names::X_B3_PARENT_SPAN_ID => 6,
+        names::X_B3_SAMPLED => 7,
+        names::X_B3_FLAGS => 8,
+        names::X_REQUEST_ID => 9,
         _ => return None,
     })
 }

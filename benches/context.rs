@@ -22,9 +22,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion};
 use ctx::{Context, Key};
 use opentelemetry::Context as OtelContext;
+
+#[path = "support/stats.rs"]
+mod stats;
 
 /// The number of values in the context, per case.
 const SIZES: [usize; 3] = [1, 8, 64];
@@ -174,16 +177,12 @@ fn wrap(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40)
+fn main() {
+    let mut c = stats::criterion(Duration::from_secs(2));
+    capture(&mut c);
+    key_get(&mut c);
+    get(&mut c);
+    with(&mut c);
+    wrap(&mut c);
+    c.final_summary();
 }
-
-criterion_group! {
-    name = benches;
-    config = config();
-    targets = capture, key_get, get, with, wrap
-}
-criterion_main!(benches);

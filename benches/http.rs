@@ -121,11 +121,7 @@ fn interleaved_runs() {
 }
 
 fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40)
-        .configure_from_args();
+    let mut c = support::criterion(Duration::from_secs(2));
     oneshot_groups(&mut c);
     loopback_group(&mut c);
     c.final_summary();

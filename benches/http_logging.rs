@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::Criterion;
 use support::{bare, ctx_layer, finish, hello, oneshot, print_added, ONESHOT_GROUPS};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -107,11 +106,7 @@ fn main() {
         .with_writer(std::io::sink)
         .init();
 
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40)
-        .configure_from_args();
+    let mut c = support::criterion(Duration::from_secs(2));
     for (group, traceparent) in ONESHOT_GROUPS {
         let group = format!("http_logging_{group}");
         support::oneshot_group(&mut c, &rt, &group, &routers, traceparent);

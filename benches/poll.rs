@@ -30,7 +30,7 @@ use std::pin::{pin, Pin};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use ctx::{Context, FutureExt as _};
 use opentelemetry::context::FutureExt as _;
 use tracing::Instrument as _;
@@ -235,21 +235,10 @@ fn interleaved_run() {
     );
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40)
-}
-
-criterion_group! {
-    name = benches;
-    config = config();
-    targets = poll
-}
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    let mut c = stats::criterion(Duration::from_secs(3));
+    poll(&mut c);
+    c.final_summary();
     // Skipped when a filter is given (`cargo bench --bench poll -- ctx`).
     if stats::unfiltered() {
         interleaved_run();

@@ -34,7 +34,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, BenchmarkGroup, Criterion};
+use criterion::{BenchmarkGroup, Criterion};
 use opentelemetry::context::FutureExt as _;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
@@ -196,22 +196,6 @@ fn interleaved_runs() {
     }
 }
 
-fn spawn_current_thread(c: &mut Criterion) {
-    let rt = current_thread();
-    let mut g = c.benchmark_group("spawn_current_thread");
-    spawn_cases(&mut g, &rt, "small", small);
-    spawn_cases(&mut g, &rt, "medium", medium);
-    g.finish();
-}
-
-fn spawn_multi_thread(c: &mut Criterion) {
-    let rt = multi_thread();
-    let mut g = c.benchmark_group("spawn_multi_thread");
-    spawn_cases(&mut g, &rt, "small", small);
-    spawn_cases(&mut g, &rt, "medium", medium);
-    g.finish();
-}
-
 fn spawn_blocking(c: &mut Criterion) {
     // One blocking thread: with more, a closure spawned while the previous
     // one's thread is still on its way back to idle starts a new thread, and
@@ -263,21 +247,19 @@ fn spawn_blocking(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40)
-}
-
-criterion_group! {
-    name = benches;
-    config = config();
-    targets = spawn_current_thread, spawn_multi_thread, spawn_blocking
-}
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    let mut c = stats::criterion(Duration::from_secs(3));
+    for (name, rt) in [
+        ("spawn_current_thread", current_thread()),
+        ("spawn_multi_thread", multi_thread()),
+    ] {
+        let mut g = c.benchmark_group(name);
+        spawn_cases(&mut g, &rt, "small", small);
+        spawn_cases(&mut g, &rt, "medium", medium);
+        g.finish();
+    }
+    spawn_blocking(&mut c);
+    c.final_summary();
     // Skipped when a filter is given (`cargo bench --bench spawn -- ctx`).
     if stats::unfiltered() {
         interleaved_runs();

@@ -6,7 +6,7 @@
 #[path = "stats.rs"]
 mod stats;
 #[allow(unused_imports)] // each bench uses its own subset
-pub use stats::{interleaved, quartiles, unfiltered};
+pub use stats::{criterion, interleaved, quartiles, unfiltered};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

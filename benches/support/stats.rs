@@ -12,6 +12,16 @@ pub fn unfiltered() -> bool {
     std::env::args().skip(1).all(|a| a.starts_with('-'))
 }
 
+/// The criterion settings the benches share (1 s warm-up, 40 samples),
+/// `measurement` per case, then the command line's options.
+pub fn criterion(measurement: Duration) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(measurement)
+        .sample_size(40)
+        .configure_from_args()
+}
+
 /// Times `rounds` batches of every case, the cases interleaved and their
 /// order rotated each round, so that a slow spell of a shared machine hits
 /// every case alike. `batch(i)` runs one batch of case `i` and returns its

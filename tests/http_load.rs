@@ -189,8 +189,8 @@ static TENANT: ctx::Key<&'static str> = ctx::Key::new("tenant");
 
 /// A router whose `/` answers `request id|baggage user|tenant` as the
 /// handler sees them, plus a handler that never answers and one whose body
-/// a server drops unread.
-fn probe_app() -> axum::Router {
+/// a server drops unread, all behind `layer`.
+fn probe_app(layer: ContextLayer) -> axum::Router {
     use axum::routing::get;
     use ctx::propagation::RequestId;
     axum::Router::new()
@@ -217,7 +217,7 @@ fn probe_app() -> axum::Router {
             "/no-content",
             get(|| async { (http::StatusCode::NO_CONTENT, "unsent") }),
         )
-        .layer(ContextLayer::new())
+        .layer(layer)
 }
 
 /// A request to `path` with `method`, a new trace id and `headers`; the
@@ -249,7 +249,7 @@ async fn a_response_future_dropped_before_the_answer_is_logged_as_cancelled() {
     use tower::ServiceExt;
     recorder();
     let (trace, req) = probe_request(http::Method::GET, "/slow", &[]);
-    let call = probe_app().oneshot(req);
+    let call = probe_app(ContextLayer::new()).oneshot(req);
     let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
     assert!(timed_out.is_err(), "the handler never answers");
 
@@ -271,7 +271,7 @@ async fn responses_without_a_body_on_the_wire_are_logged_complete() {
         (http::Method::GET, "/no-content", 204),
     ] {
         let (trace, req) = probe_request(method.clone(), path, &[]);
-        let res = probe_app().oneshot(req).await.unwrap();
+        let res = probe_app(ContextLayer::new()).oneshot(req).await.unwrap();
         assert_eq!(res.status(), status);
         drop(res);
         let events = events_for(&trace);
@@ -281,7 +281,7 @@ async fn responses_without_a_body_on_the_wire_are_logged_complete() {
     }
     // A body dropped before its end still says so.
     let (trace, req) = probe_request(http::Method::GET, "/", &[]);
-    drop(probe_app().oneshot(req).await.unwrap());
+    drop(probe_app(ContextLayer::new()).oneshot(req).await.unwrap());
     assert_eq!(events_for(&trace)[0]["outcome"], "dropped");
 }
 
@@ -301,7 +301,7 @@ async fn the_request_id_is_the_same_in_the_context_the_log_and_the_response() {
         let headers: Vec<(&str, &str)> = inbound.iter().map(|v| ("x-request-id", *v)).collect();
         let (trace, req) = probe_request(http::Method::GET, "/", &headers);
         let expected = expected.unwrap_or(&trace);
-        let res = probe_app().oneshot(req).await.unwrap();
+        let res = probe_app(ContextLayer::new()).oneshot(req).await.unwrap();
         assert_eq!(res.headers()["x-request-id"], expected, "{inbound:?}");
         let body = body_text(res).await;
         assert_eq!(body.split('|').next(), Some(expected), "{inbound:?}");
@@ -325,19 +325,7 @@ async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
             false,
         ),
     ] {
-        let app = axum::Router::new()
-            .route(
-                "/",
-                axum::routing::get(|| async {
-                    format!(
-                        "{}|{}|{}",
-                        RequestId::current().unwrap().as_str(),
-                        ctx::baggage::get("user").as_deref().unwrap_or("-"),
-                        TENANT.get().unwrap_or("-"),
-                    )
-                }),
-            )
-            .layer(layer);
+        let app = probe_app(layer);
         let (trace, req) = probe_request(http::Method::GET, "/", &[]);
         let call = REQUEST_ID.scope(
             RequestId::new("outer-req").unwrap(),

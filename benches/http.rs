@@ -1,6 +1,9 @@
 //! The server layer's cost per request, with no `tracing` subscriber
 //! installed, side by side with the bare router, tower-http's request-id +
-//! trace stack and an OpenTelemetry layer:
+//! trace stack and an OpenTelemetry layer, and two layers that do only
+//! part of ctx's response work (`body_wrapper`: a pass-through body, which
+//! axum boxes again; `body_and_echo`: that plus the two echoed ids, written
+//! plainly), so that their share of ctx's cost is measured in the same run:
 //!
 //! - `http_oneshot_*`: one request through `router.clone().oneshot(req)`,
 //!   its body read to the end, with and without an inbound `traceparent`;
@@ -21,9 +24,28 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use support::{bare, ctx_layer, ctx_no_log, otel, print_added, tower_http, Load, ONESHOT_GROUPS};
+use support::{
+    bare, body_and_echo, body_wrapper, ctx_layer, ctx_no_echo, otel, print_added, tower_http, Load,
+    ONESHOT_GROUPS,
+};
 
-const CASES: [&str; 5] = ["bare", "ctx", "ctx_no_access_log", "tower_http", "otel"];
+const CASES: [&str; 7] = [
+    "bare",
+    "ctx",
+    "ctx_no_echo",
+    "body_wrapper",
+    "body_and_echo",
+    "tower_http",
+    "otel",
+];
+/// The ratios printed: ctx's added cost, and the parts of it any layer
+/// doing the same response work pays, each over tower-http's.
+const RATIOS: [(&str, &str); 4] = [
+    ("ctx", "tower_http"),
+    ("ctx_no_echo", "tower_http"),
+    ("body_wrapper", "tower_http"),
+    ("body_and_echo", "tower_http"),
+];
 const CONNECTIONS: usize = 8;
 /// The interleaved runs: rounds, and requests per case per round.
 const ROUNDS: usize = 25;
@@ -34,7 +56,9 @@ fn routers() -> Vec<(&'static str, axum::Router)> {
     vec![
         ("bare", bare()),
         ("ctx", ctx_layer()),
-        ("ctx_no_access_log", ctx_no_log()),
+        ("ctx_no_echo", ctx_no_echo()),
+        ("body_wrapper", body_wrapper()),
+        ("body_and_echo", body_and_echo()),
         ("tower_http", tower_http()),
         ("otel", otel()),
     ]
@@ -88,12 +112,11 @@ fn interleaved_runs() {
     let routers = routers();
     let names: Vec<&str> = routers.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, CASES, "the criterion summaries read these names");
-    let ratios = [("ctx", "tower_http"), ("ctx_no_access_log", "tower_http")];
     let current = support::current_thread();
     for (group, traceparent) in ONESHOT_GROUPS {
         let title = format!("http_oneshot_{group}");
         let shape = (ROUNDS, ONESHOT_BATCH);
-        support::interleaved_oneshot(&current, &title, &routers, traceparent, shape, &ratios);
+        support::interleaved_oneshot(&current, &title, &routers, traceparent, shape, &RATIOS);
     }
 
     let rt = loopback_runtime();
@@ -132,9 +155,8 @@ fn main() {
     if !support::unfiltered() {
         return;
     }
-    let ratios = [("ctx", "tower_http"), ("ctx_no_access_log", "tower_http")];
-    print_added("http_oneshot_no_traceparent", &CASES, "bare", &ratios);
-    print_added("http_oneshot_traceparent", &CASES, "bare", &ratios);
+    print_added("http_oneshot_no_traceparent", &CASES, "bare", &RATIOS);
+    print_added("http_oneshot_traceparent", &CASES, "bare", &RATIOS);
     println!("\nhttp_loopback ({CONNECTIONS} connections)");
     println!("| case | requests/s | vs bare |");
     println!("|---|---:|---:|");

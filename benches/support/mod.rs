@@ -16,12 +16,15 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use axum_tracing_opentelemetry::middleware::{OtelAxumLayer, OtelInResponseLayer};
+use bytes::Bytes;
 use ctx::http::ContextLayer;
-use http::Request;
+use http::{HeaderName, HeaderValue, Request, Response};
+use http_body_util::combinators::MapErr;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tower::util::MapResponseLayer;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -49,8 +52,14 @@ pub fn ctx_layer() -> Router {
     finish(hello().layer(ContextLayer::new()))
 }
 
-pub fn ctx_no_log() -> Router {
-    finish(hello().layer(ContextLayer::new().access_log(None)))
+/// ctx's layer echoing neither `traceparent` nor a request id (and so
+/// reading no `x-request-id` either): extraction, the context, the server
+/// span and the body.
+pub fn ctx_no_echo() -> Router {
+    let layer = ContextLayer::new()
+        .echo_traceparent(false)
+        .request_id_header(None);
+    finish(hello().layer(layer))
 }
 
 /// tower-http's usual stack: a UUID request id, `TraceLayer` with its
@@ -64,6 +73,81 @@ pub fn tower_http() -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id()),
         ),
     )
+}
+
+/// Part of what ctx's layer does, with nothing else: the response body
+/// wrapped in a pass-through body. Under `Router::layer` axum boxes the
+/// wrapped body again, as it does for any layer that runs the body (ctx's
+/// must: a streaming body is produced inside the request's context).
+pub fn body_wrapper() -> Router {
+    finish(hello().layer(MapResponseLayer::new(wrap_body)))
+}
+
+/// The body wrapper plus the two echoed headers, written plainly: a new
+/// 128-bit and 64-bit id, formatted as a `traceparent` line in one buffer,
+/// which also gives the request id its bytes (the trace-id part), and both
+/// inserted into the response. No extraction, no context, no access log:
+/// what echoing the two ids costs whoever does it.
+pub fn body_and_echo() -> Router {
+    finish(
+        hello().layer(MapResponseLayer::new(|mut res: Response<Body>| {
+            let line = traceparent_line(next_id(), next_id() as u64);
+            let line = Bytes::from_owner(line);
+            let rid = HeaderValue::from_maybe_shared(line.slice(3..35)).unwrap();
+            let tp = HeaderValue::from_maybe_shared(line).unwrap();
+            res.headers_mut().insert(X_REQUEST_ID.clone(), rid);
+            res.headers_mut().insert(TRACEPARENT_NAME.clone(), tp);
+            wrap_body(res)
+        })),
+    )
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static TRACEPARENT_NAME: HeaderName = HeaderName::from_static("traceparent");
+
+/// A pass-through wrapper of axum's body.
+type Wrapped = MapErr<Body, fn(axum::Error) -> axum::Error>;
+
+fn wrap_body(res: Response<Body>) -> Response<Wrapped> {
+    res.map(|body| body.map_err(std::convert::identity as fn(_) -> _))
+}
+
+/// A new pseudo-random id (xorshift, per thread).
+fn next_id() -> u128 {
+    thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9e37_79b9_7f4a_7c15) });
+    STATE.with(|s| {
+        let step = || {
+            let mut x = s.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.set(x);
+            x
+        };
+        (u128::from(step()) << 64) | u128::from(step())
+    })
+}
+
+/// `00-<trace>-<span>-01`, lowercase hex: one table lookup per byte.
+fn traceparent_line(trace: u128, span: u64) -> [u8; 55] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const PAIRS: [[u8; 2]; 256] = {
+        let mut pairs = [[0; 2]; 256];
+        let mut b = 0;
+        while b < 256 {
+            pairs[b] = [HEX[b >> 4], HEX[b & 0xf]];
+            b += 1;
+        }
+        pairs
+    };
+    let mut line = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    for (out, b) in line[3..35].chunks_exact_mut(2).zip(trace.to_be_bytes()) {
+        out.copy_from_slice(&PAIRS[usize::from(b)]);
+    }
+    for (out, b) in line[36..52].chunks_exact_mut(2).zip(span.to_be_bytes()) {
+        out.copy_from_slice(&PAIRS[usize::from(b)]);
+    }
+    line
 }
 
 /// axum-tracing-opentelemetry: W3C extraction into the request's span (or

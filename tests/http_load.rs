@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use ctx::http::{ContextLayer, ACCESS_LOG_TARGET};
 use ctx::trace::{SpanId, TraceId};
-use support::http::{client, echoed, get_with, lines, start_app};
+use support::http::{client, echoed, get_with, lines, request, start_app};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::Layer;
@@ -228,14 +228,10 @@ fn probe_request(
     headers: &[(&str, &str)],
 ) -> (String, http::Request<axum::body::Body>) {
     let trace = TraceId::random().to_string();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("traceparent", format!("00-{trace}-{}-01", SpanId::random()));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    (trace, req.body(axum::body::Body::empty()).unwrap())
+    let traceparent = format!("00-{trace}-{}-01", SpanId::random());
+    let mut all = vec![("traceparent", traceparent.as_str())];
+    all.extend_from_slice(headers);
+    (trace, request(method, path, &all))
 }
 
 async fn body_text(res: http::Response<axum::body::Body>) -> String {

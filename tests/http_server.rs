@@ -6,7 +6,7 @@
 mod support;
 
 use ctx::http::ContextLayer;
-use support::http::{client, echoed, get_with, lines, start_app};
+use support::http::{client, echoed, get_with, lines, request, start_app};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -159,11 +159,7 @@ async fn oneshot_get(
     headers: &[(&str, &str)],
 ) -> http::Response<axum::body::Body> {
     use tower::ServiceExt;
-    let mut req = http::Request::get("/");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    app.oneshot(req.body(axum::body::Body::empty()).unwrap())
+    app.oneshot(request(http::Method::GET, "/", headers))
         .await
         .unwrap()
 }

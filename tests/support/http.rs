@@ -142,12 +142,9 @@ pub async fn get_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (Response<()>, String) {
-    let mut req = Request::get(format!("http://{addr}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
+    let uri = format!("http://{addr}{path}");
     let res = client
-        .request(req.body(Body::empty()).unwrap())
+        .request(request(http::Method::GET, &uri, headers))
         .await
         .unwrap();
     let (parts, body) = res.into_parts();
@@ -156,6 +153,16 @@ pub async fn get_with(
         Response::from_parts(parts, ()),
         String::from_utf8(body.to_vec()).unwrap(),
     )
+}
+
+/// A `method` request to `uri` with `headers` (in that order) and an empty
+/// body: what the tests send, in process or over a socket.
+pub fn request(method: http::Method, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Body::empty()).unwrap()
 }
 
 /// `key=value` lines into pairs.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -60,29 +62,36 @@ pin_project! {
         // context without `unsafe` and without an `Option` around it (which
         // would cost a word in every spawned task): `cx` installs the
         // context, `inner` drops, `exit` restores the thread.
-        cx: DropIn,
+        cx: DropIn<F>,
         #[pin]
         inner: F,
-        exit: DropOut,
+        exit: DropOut<F>,
     }
 }
 
-/// The context of an `Instrumented`; installs it when dropped.
-#[derive(Default)]
-struct DropIn(Context);
+/// The context of an `Instrumented`; installs it when dropped, if dropping
+/// an `F` runs any code (a future without drop glue, such as an `async fn`
+/// that holds only integers, has nothing that could see it).
+struct DropIn<F>(Context, PhantomData<fn() -> F>);
 
-impl Drop for DropIn {
+impl<F> Drop for DropIn<F> {
+    #[inline]
     fn drop(&mut self) {
-        park(std::mem::take(&mut self.0));
+        if mem::needs_drop::<F>() {
+            park(mem::take(&mut self.0));
+        }
     }
 }
 
-/// Restores the thread after the future's drop.
-struct DropOut;
+/// Restores the thread after the inner future's drop (see [`DropIn`]).
+struct DropOut<F>(PhantomData<fn() -> F>);
 
-impl Drop for DropOut {
+impl<F> Drop for DropOut<F> {
+    #[inline]
     fn drop(&mut self) {
-        unpark();
+        if mem::needs_drop::<F>() {
+            unpark();
+        }
     }
 }
 
@@ -90,9 +99,9 @@ impl<F> Instrumented<F> {
     /// Wraps `inner` so that it runs in `cx`.
     pub fn new(inner: F, cx: Context) -> Instrumented<F> {
         Instrumented {
-            cx: DropIn(cx),
+            cx: DropIn(cx, PhantomData),
             inner,
-            exit: DropOut,
+            exit: DropOut(PhantomData),
         }
     }
 
@@ -129,11 +138,11 @@ impl<F> Instrumented<F> {
             inner,
             exit,
         } = self;
-        let cx = std::mem::take(&mut shell.0);
+        let cx = mem::take(&mut shell.0);
         // Taken apart, nothing is dropped in the context: disarm both drop
         // hooks (the context was moved out of `shell`, so nothing leaks).
-        std::mem::forget(shell);
-        std::mem::forget(exit);
+        mem::forget(shell);
+        mem::forget(exit);
         (inner, cx)
     }
 }

@@ -298,3 +298,51 @@ fn deeply_nested_drops_unwind_in_order() {
         assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
     }
 }
+
+#[test]
+fn a_future_without_drop_glue_drops_without_disturbing_the_thread() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its drops: shows when the context holding it is released.
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    static HELD: Key<Counted> = Key::new("held");
+
+    // `Pending<()>` owns nothing with a destructor: nothing can see the
+    // context it is dropped in, so none is installed for it. Everything
+    // around it must be as with any other future.
+    assert!(!std::mem::needs_drop::<std::future::Pending<()>>());
+    let released = Arc::new(AtomicUsize::new(0));
+    let cx = Context::new()
+        .with(&VALUE, "inner")
+        .with(&HELD, Counted(released.clone()));
+    let inner = std::future::pending::<()>().in_context(cx);
+    let (outer, outer_seen) = probed("outer", inner);
+    let mut outer = task::spawn(outer);
+    assert!(outer.poll().is_pending());
+    Context::new().with(&VALUE, "thread").run(|| {
+        drop(outer);
+        // The outer level's drop saw its own context, and the thread got
+        // its own back.
+        assert_eq!(VALUE.get(), Some("thread"));
+    });
+    assert_eq!(*outer_seen.lock().unwrap(), [Some("outer")]);
+    assert_eq!(released.load(Ordering::SeqCst), 1, "context not released");
+    assert_eq!(VALUE.get(), None);
+    assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
+
+    // Alone, on a thread inside a scope: the same.
+    let released = Arc::new(AtomicUsize::new(0));
+    let lone = std::future::pending::<()>()
+        .in_context(Context::new().with(&HELD, Counted(released.clone())));
+    Context::new().with(&VALUE, "thread").run(|| {
+        drop(lone);
+        assert_eq!(VALUE.get(), Some("thread"));
+        assert!(HELD.with(|h| h.is_none()));
+    });
+    assert_eq!(released.load(Ordering::SeqCst), 1);
+}

@@ -263,14 +263,22 @@ fn accessors_expose_the_context_and_inner() {
 fn nested_drops_each_see_their_own_context() {
     let (inner, inner_seen) = probed("inner", std::future::pending());
     let (outer, outer_seen) = probed("outer", inner);
-    let mut outer = task::spawn(outer);
-    assert!(outer.poll().is_pending());
-    Context::new().with(&VALUE, "thread").run(|| {
-        drop(outer);
-        assert_eq!(VALUE.get(), Some("thread"));
-    });
+    drop_pending_in_thread_scope(outer);
     assert_eq!(*inner_seen.lock().unwrap(), [Some("inner")]);
     assert_eq!(*outer_seen.lock().unwrap(), [Some("outer")]);
+}
+
+/// Polls `fut` once (it must stay pending), then drops it inside a scope
+/// where `VALUE` is "thread": the thread must get that value back, and no
+/// scope may be left open afterwards.
+fn drop_pending_in_thread_scope(fut: impl Future<Output = ()>) {
+    let mut fut = task::spawn(fut);
+    assert!(fut.poll().is_pending());
+    Context::new().with(&VALUE, "thread").run(|| {
+        drop(fut);
+        assert_eq!(VALUE.get(), Some("thread"));
+    });
+    assert_eq!(VALUE.get(), None);
     assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
 }
 
@@ -322,18 +330,10 @@ fn a_future_without_drop_glue_drops_without_disturbing_the_thread() {
         .with(&HELD, Counted(released.clone()));
     let inner = std::future::pending::<()>().in_context(cx);
     let (outer, outer_seen) = probed("outer", inner);
-    let mut outer = task::spawn(outer);
-    assert!(outer.poll().is_pending());
-    Context::new().with(&VALUE, "thread").run(|| {
-        drop(outer);
-        // The outer level's drop saw its own context, and the thread got
-        // its own back.
-        assert_eq!(VALUE.get(), Some("thread"));
-    });
+    drop_pending_in_thread_scope(outer);
+    // The outer level's drop saw its own context.
     assert_eq!(*outer_seen.lock().unwrap(), [Some("outer")]);
     assert_eq!(released.load(Ordering::SeqCst), 1, "context not released");
-    assert_eq!(VALUE.get(), None);
-    assert!(VALUE.try_set("x").unwrap_err().is_no_scope());
 
     // Alone, on a thread inside a scope: the same.
     let released = Arc::new(AtomicUsize::new(0));

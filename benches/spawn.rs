@@ -15,12 +15,9 @@
 //! the task (one reference count at spawn, one at the end, one more word)
 //! and does nothing else.
 //!
-//! Three spawned futures: `small`, an `async fn` holding one `u64` (16 bytes),
-//! `medium`, an `async` block holding two (24 bytes), and `owning`, 16 bytes
-//! like `small` but owning a value with a destructor, as most real tasks do
-//! (dropping `small` or `medium` runs no code, so ctx installs no context
-//! for their drop; for `owning` it does). See the `sizes` bench for the size
-//! of each wrapped future and the allocation tokio makes for it.
+//! Two spawned futures: `small`, an `async fn` holding one `u64` (16 bytes),
+//! and `medium`, an `async` block holding two (24 bytes). See the `sizes` bench
+//! for the size of each wrapped future and the allocation tokio makes for it.
 //!
 //! After criterion's runs, the spawn cases are measured again interleaved
 //! (rounds of one batch per case, in rotated order; see `support/stats.rs`)
@@ -48,7 +45,7 @@ mod shapes;
 #[path = "support/stats.rs"]
 mod stats;
 
-use shapes::{in_all_contexts, medium, owning, small, TASK_REQUEST};
+use shapes::{in_all_contexts, medium, small, TASK_REQUEST};
 
 /// What the `refcount_floor` case carries into each task.
 static SHARED: LazyLock<Arc<u64>> = LazyLock::new(|| Arc::new(42));
@@ -188,12 +185,7 @@ fn interleaved_runs() {
         ("current_thread", current_thread()),
         ("multi_thread", multi_thread()),
     ] {
-        let shapes = [
-            ("small", spawn_fns(small)),
-            ("medium", spawn_fns(medium)),
-            ("owning", spawn_fns(owning)),
-        ];
-        for (shape, cases) in shapes {
+        for (shape, cases) in [("small", spawn_fns(small)), ("medium", spawn_fns(medium))] {
             let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
             let times = stats::interleaved(cases.len(), ROUNDS, |i| (cases[i].1)(&rt, BATCH));
             let ratios: Vec<(&str, &str)> = names[1..].iter().map(|n| (*n, "tokio")).collect();
@@ -264,7 +256,6 @@ fn main() {
         let mut g = c.benchmark_group(name);
         spawn_cases(&mut g, &rt, "small", small);
         spawn_cases(&mut g, &rt, "medium", medium);
-        spawn_cases(&mut g, &rt, "owning", owning);
         g.finish();
     }
     spawn_blocking(&mut c);

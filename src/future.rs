@@ -3,8 +3,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::mem;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -62,36 +60,31 @@ pin_project! {
         // context without `unsafe` and without an `Option` around it (which
         // would cost a word in every spawned task): `cx` installs the
         // context, `inner` drops, `exit` restores the thread.
-        cx: DropIn<F>,
+        cx: DropIn,
         #[pin]
         inner: F,
-        exit: DropOut<F>,
+        exit: DropOut,
     }
 }
 
-/// The context of an `Instrumented`; installs it when dropped, if dropping
-/// an `F` runs any code (a future without drop glue, such as an `async fn`
-/// that holds only integers, has nothing that could see it).
-struct DropIn<F>(Context, PhantomData<fn() -> F>);
+/// The context of an `Instrumented`; installs it when dropped.
+#[derive(Default)]
+struct DropIn(Context);
 
-impl<F> Drop for DropIn<F> {
+impl Drop for DropIn {
     #[inline]
     fn drop(&mut self) {
-        if mem::needs_drop::<F>() {
-            park(mem::take(&mut self.0));
-        }
+        park(std::mem::take(&mut self.0));
     }
 }
 
-/// Restores the thread after the inner future's drop (see [`DropIn`]).
-struct DropOut<F>(PhantomData<fn() -> F>);
+/// Restores the thread after the future's drop.
+struct DropOut;
 
-impl<F> Drop for DropOut<F> {
+impl Drop for DropOut {
     #[inline]
     fn drop(&mut self) {
-        if mem::needs_drop::<F>() {
-            unpark();
-        }
+        unpark();
     }
 }
 
@@ -99,9 +92,9 @@ impl<F> Instrumented<F> {
     /// Wraps `inner` so that it runs in `cx`.
     pub fn new(inner: F, cx: Context) -> Instrumented<F> {
         Instrumented {
-            cx: DropIn(cx, PhantomData),
+            cx: DropIn(cx),
             inner,
-            exit: DropOut(PhantomData),
+            exit: DropOut,
         }
     }
 
@@ -138,11 +131,11 @@ impl<F> Instrumented<F> {
             inner,
             exit,
         } = self;
-        let cx = mem::take(&mut shell.0);
+        let cx = std::mem::take(&mut shell.0);
         // Taken apart, nothing is dropped in the context: disarm both drop
         // hooks (the context was moved out of `shell`, so nothing leaks).
-        mem::forget(shell);
-        mem::forget(exit);
+        std::mem::forget(shell);
+        std::mem::forget(exit);
         (inner, cx)
     }
 }

@@ -33,28 +33,6 @@ pub fn medium(a: u64) -> impl Future<Output = u64> + Send + 'static {
     async move { black_box(a) ^ black_box(b) }
 }
 
-/// A 16-byte `async fn` like [`small`] that also owns a value with a
-/// destructor (an empty one). `small` and `medium` own only integers, so
-/// dropping them runs no code and ctx installs no context for their drop;
-/// most real tasks own a `String`, an `Arc` or a channel end, and for them
-/// it does: this shape measures that.
-pub fn owning(a: u64) -> impl Future<Output = u64> + Send + 'static {
-    owning_fn(a, Guard)
-}
-
-async fn owning_fn(a: u64, _guard: Guard) -> u64 {
-    black_box(a)
-}
-
-/// A value whose drop is user code (that does nothing).
-pub struct Guard;
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        black_box(&*self);
-    }
-}
-
 /// Runs `body` inside every kind of context the benches compare (a
 /// one-value `ctx` context, a one-value opentelemetry context, a tracing
 /// span, a `task_local!` scope), so that each case pays the same for its

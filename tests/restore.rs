@@ -345,3 +345,15 @@ fn a_dropped_future_releases_its_context_once_after_restoring_the_thread() {
     });
     assert_eq!(released.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn borrows_of_a_wrapped_future_need_not_outlive_the_wrapper() {
+    // Compiles only while `Instrumented`'s drop hooks do not depend on the
+    // future's type: a `Drop` impl generic over it would make `x` have to
+    // outlive `fut` (E0597), as it does not here (`x` is dropped first).
+    let mut fut;
+    let x = 5u32;
+    fut = std::future::ready(&x).in_context(Context::new().with(&VALUE, "v"));
+    assert_eq!(*tokio_test::block_on(&mut fut), 5);
+    assert_eq!(fut.context().get(&VALUE), Some(&"v"));
+}

@@ -174,8 +174,9 @@ where
     }
 }
 
-/// Rounds of the interleaved runs, and spawns per batch.
-const ROUNDS: usize = 25;
+/// Rounds of the interleaved runs, and spawns per batch (a batch takes a
+/// few milliseconds: many rounds cost little and narrow the quartiles).
+const ROUNDS: usize = 101;
 const BATCH: u64 = 10_000;
 
 /// The interleaved runs: every case of one runtime and shape, batch by

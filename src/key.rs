@@ -192,17 +192,40 @@ impl<T: Send + Sync + 'static> Key<T> {
     /// Wraps `fut` so that it runs in the current context plus `value` under
     /// this key.
     ///
+    /// The context is taken when `scope` is called, not when `fut` first
+    /// runs (capture at creation, as for every [`Instrumented`]). Nested
+    /// calls are therefore evaluated inside out: in
+    /// `USER.scope(a, TENANT.scope(b, fut))` the inner call runs first,
+    /// outside the user's scope, and its context, which has no user, is the
+    /// one `fut` runs in. To nest scopes, open the inner one inside the
+    /// outer one's future, as below (or put both values in one
+    /// [`Context`] with [`Context::with`]).
+    ///
     /// # Examples
     ///
     /// ```
     /// use ctx::Key;
     ///
     /// static USER: Key<&'static str> = Key::new("user");
+    /// static TENANT: Key<&'static str> = Key::new("tenant");
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let seen = USER.scope("ann", async { USER.get() }).await;
     /// assert_eq!(seen, Some("ann"));
+    ///
+    /// // Nested: the inner scope is opened inside the outer one.
+    /// let both = USER
+    ///     .scope("ann", async {
+    ///         TENANT.scope("acme", async { (USER.get(), TENANT.get()) }).await
+    ///     })
+    ///     .await;
+    /// assert_eq!(both, (Some("ann"), Some("acme")));
+    ///
+    /// // Built outside it, the inner scope took the context before the
+    /// // user was in it.
+    /// let inner_first = USER.scope("ann", TENANT.scope("acme", async { USER.get() }));
+    /// assert_eq!(inner_first.await, None);
     /// # }
     /// ```
     pub fn scope<F: Future>(&'static self, value: T, fut: F) -> Instrumented<F> {

@@ -80,6 +80,9 @@ pub fn get(key: &str) -> Option<String> {
 ///
 /// An existing entry for `key` is replaced for the duration. When `key` is
 /// not a valid token (see [`InvalidBaggage`]) the baggage is left as it is.
+/// The current context is taken when `scope` is called; to nest it inside
+/// another scope, call it inside that scope's future (see
+/// [`Key::scope`](crate::Key::scope)).
 pub fn scope<F: Future>(
     key: impl Into<String>,
     value: impl Into<String>,

@@ -91,7 +91,8 @@ impl TraceContext {
     }
 
     /// Wraps `fut` so that it runs with this trace context in the current
-    /// context.
+    /// context, taken when `scope` is called (to nest scopes, see
+    /// [`Key::scope`](crate::Key::scope)).
     ///
     /// # Examples
     /// ```

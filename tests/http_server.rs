@@ -283,3 +283,52 @@ async fn a_bare_b3_deny_keeps_the_new_trace_unsampled() {
     let res = oneshot_get(app(Trust::Untrusted), &[("b3", "0")]).await;
     assert!(sampled(&res));
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn tower_http_timeout_outside_the_layer() {
+    // tower-http's `TimeoutLayer` answers a timeout with a default body:
+    // the layer's body type must have one for the stack to compile.
+    use std::time::Duration;
+    use tower_http::timeout::TimeoutLayer;
+
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async { ctx::trace_id().unwrap().to_string() }),
+        )
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                "late"
+            }),
+        )
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(TimeoutLayer::with_status_code(
+                    http::StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(1),
+                ))
+                .layer(ContextLayer::new().access_log(None)),
+        );
+    let tp = traceparent();
+    let res = oneshot_get(app.clone(), &[("traceparent", &tp)]).await;
+    assert_eq!(res.status(), 200);
+    let sent = res.headers()["traceparent"].to_str().unwrap().to_string();
+    assert!(sent.starts_with(&format!("00-{TRACE}-")), "{sent}");
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap();
+    assert_eq!(body.to_bytes(), TRACE.as_bytes());
+
+    use tower::ServiceExt;
+    let slow = app
+        .oneshot(request(http::Method::GET, "/slow", &[]))
+        .await
+        .unwrap();
+    assert_eq!(slow.status(), http::StatusCode::REQUEST_TIMEOUT);
+    let body = http_body_util::BodyExt::collect(slow.into_body())
+        .await
+        .unwrap();
+    assert!(body.to_bytes().is_empty());
+}

@@ -55,6 +55,16 @@ pub(crate) enum Outcome {
     Cancelled,
 }
 
+/// An empty body of `B`'s default, in the empty context, logging nothing:
+/// what layers that answer on their own build (tower-http's
+/// `TimeoutLayer` outside [`ContextLayer`](super::ContextLayer) answers a
+/// timeout with a default body).
+impl<B: Default> Default for ContextBody<B> {
+    fn default() -> ContextBody<B> {
+        ContextBody::new(B::default(), Context::new(), None)
+    }
+}
+
 impl<B> ContextBody<B> {
     pub(crate) fn new(inner: B, cx: Context, log: Option<Box<AccessLog>>) -> ContextBody<B> {
         ContextBody { inner, cx, log }

@@ -390,14 +390,18 @@ impl Context {
     /// and that task would see this context. Use
     /// [`FutureExt::in_context`](crate::FutureExt::in_context) for futures:
     /// it enters the context around every poll instead. The guard is `!Send`,
-    /// so a multi-threaded executor rejects a future that holds one.
+    /// so `tokio::spawn` rejects a future that holds one across an `.await`;
+    /// futures that need not be `Send` are not checked (the one `block_on`
+    /// or `#[tokio::main]` drives, `spawn_local` tasks).
     ///
     /// Guards must be dropped in the reverse order they were made in, which
     /// lexical scopes do by themselves. A guard that is never dropped
     /// (`mem::forget`) outside any scope leaves its context on the thread
     /// for good, as a forgotten `tracing` span guard leaves its span entered;
-    /// inside a scope (a poll, [`run`](Context::run), a spawned closure) the
-    /// scope's end puts the thread back all the same.
+    /// so can guards dropped out of order, as two held across `.await`s in
+    /// the branches of one `join!` are. Inside a scope (a poll,
+    /// [`run`](Context::run), a spawned closure) the scope's end puts the
+    /// thread back all the same.
     ///
     /// # Examples
     ///

@@ -36,8 +36,9 @@
 //!    Writes where no scope is open are refused (see
 //!    [`Key`](Key#writes-and-scopes)), so a plain `tokio::spawn` task cannot
 //!    leave a value on a worker thread (short of leaking a guard of
-//!    [`Context::enter`] with `mem::forget`, see there), nor pass one to
-//!    another plain task when a runtime is driven inside a scope.
+//!    [`Context::enter`] with `mem::forget` or dropping such guards out of
+//!    order, see there), nor pass one to another plain task when a runtime
+//!    is driven inside a scope.
 //! 5. Capture, enter and poll allocate nothing. (The one exception is
 //!    opt-in: capturing a context in which a key with a fork policy,
 //!    [`Key::with_fork`], holds a value builds the child's copy.)

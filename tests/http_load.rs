@@ -198,11 +198,14 @@ fn probe_app(layer: ContextLayer) -> axum::Router {
             "/",
             get(|| async {
                 let id = RequestId::current();
+                let trace = ctx::trace::TraceContext::current().unwrap();
                 format!(
-                    "{}|{}|{}",
+                    "{}|{}|{}|{}|{}",
                     id.as_ref().map_or("-", RequestId::as_str),
                     ctx::baggage::get("user").as_deref().unwrap_or("-"),
                     TENANT.get().unwrap_or("-"),
+                    trace.trace_id,
+                    trace.parent_span_id.map_or("-".into(), |s| s.to_string()),
                 )
             }),
         )
@@ -309,11 +312,14 @@ async fn the_request_id_is_the_same_in_the_context_the_log_and_the_response() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
     use ctx::propagation::{RequestId, REQUEST_ID};
+    use ctx::trace::TraceContext;
     use tower::ServiceExt;
     recorder();
     // An in-process call made inside another request's context: the tenant
     // (an application value) is inherited, the caller's baggage and request
-    // id are not, whatever the trust policy.
+    // id are not, whatever the trust policy. The request sends a
+    // `traceparent`: a trusted one is continued, an untrusted one is not,
+    // and then the caller's own trace is.
     for (layer, trusted) in [
         (ContextLayer::new(), true),
         (
@@ -322,18 +328,81 @@ async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
         ),
     ] {
         let app = probe_app(layer);
-        let (trace, req) = probe_request(http::Method::GET, "/", &[]);
-        let call = REQUEST_ID.scope(
-            RequestId::new("outer-req").unwrap(),
-            ctx::baggage::scope("user", "alice", TENANT.scope("acme", app.oneshot(req))),
-        );
+        let (sent_trace, req) = probe_request(http::Method::GET, "/", &[]);
+        let caller = TraceContext::new_root();
+        // Every value in the caller's context, checked there first: a
+        // value missing from it would make the checks below pass for
+        // nothing.
+        let call = async {
+            assert_eq!(RequestId::current().unwrap().as_str(), "outer-req");
+            assert_eq!(ctx::baggage::get("user").as_deref(), Some("alice"));
+            assert_eq!(TENANT.get(), Some("acme"));
+            app.oneshot(req).await
+        };
+        let caller_cx = ctx::Context::new()
+            .with(&REQUEST_ID, RequestId::new("outer-req").unwrap())
+            .with(&TENANT, "acme")
+            .with(&ctx::trace::TRACE_CONTEXT, caller.clone());
+        // The baggage scope is opened inside the caller's (a scope takes the
+        // context when it is made).
+        let call = async { ctx::baggage::scope("user", "alice", call).await };
+        let call = ctx::FutureExt::in_context(call, caller_cx);
         let body = body_text(call.await.unwrap()).await;
-        let id = body.split('|').next().unwrap().to_string();
+        let fields: Vec<&str> = body.split('|').collect();
+        let [id, user, tenant, trace, parent] = fields[..] else {
+            panic!("{body}")
+        };
         assert_ne!(id, "outer-req");
-        assert_eq!(body, format!("{id}|-|acme"));
-        // No request id came in: the server's trace id stands in (a new
-        // trace when the caller is not trusted).
-        assert_eq!(id == trace, trusted, "{id}");
-        assert_eq!(id.len(), 32);
+        assert_eq!((user, tenant), ("-", "acme"));
+        let expected = if trusted {
+            sent_trace.clone()
+        } else {
+            caller.trace_id.to_string()
+        };
+        assert_eq!(trace, expected);
+        if !trusted {
+            assert_eq!(parent, caller.span_id.to_string());
+        }
+        // No request id came in: the server's trace id stands in.
+        assert_eq!(id, trace);
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_no_trace_sent_a_request_continues_the_trace_it_is_called_in() {
+    use ctx::trace::TraceContext;
+    use tower::ServiceExt;
+    recorder();
+    // An in-process call with no headers, and a second layer inside the
+    // first: the server span is a child of the surrounding one, so the
+    // handler, the response and both access-log lines name one trace.
+    let caller = TraceContext::new_root();
+    let req = request(http::Method::GET, "/", &[]);
+    let res = caller
+        .clone()
+        .scope(probe_app(ContextLayer::new()).oneshot(req))
+        .await
+        .unwrap();
+    let body = body_text(res).await;
+    let fields: Vec<&str> = body.split('|').collect();
+    assert_eq!(fields[3], caller.trace_id.to_string(), "{body}");
+    assert_eq!(fields[4], caller.span_id.to_string(), "{body}");
+
+    let nested = probe_app(ContextLayer::new()).layer(ContextLayer::new());
+    let res = nested
+        .oneshot(request(http::Method::GET, "/", &[]))
+        .await
+        .unwrap();
+    let echoed = res.headers()["traceparent"].to_str().unwrap().to_string();
+    let outer_span = echoed.split('-').nth(2).unwrap().to_string();
+    let body = body_text(res).await;
+    let fields: Vec<&str> = body.split('|').collect();
+    let trace = fields[3].to_string();
+    assert!(echoed.contains(&trace), "{echoed} vs {body}");
+    assert_eq!(
+        fields[4], outer_span,
+        "the inner span's parent is the outer one"
+    );
+    let events = events_for(&trace);
+    assert_eq!(events.len(), 2, "{events:?}");
 }

@@ -24,7 +24,7 @@ use crate::propagation::{
     B3Propagator, BaggagePropagator, HeaderIndex, Propagated, Propagators, RequestId,
     TraceContextPropagator, TraceParent,
 };
-use crate::trace::TraceContext;
+use crate::trace::{TraceContext, TRACE_CONTEXT};
 
 /// Whether to believe the trace context a caller sends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,9 +35,10 @@ pub enum Trust {
     /// your own edge.
     #[default]
     Inbound,
-    /// Treat the caller as untrusted (a public edge): start a new trace,
-    /// drop the inbound baggage, and keep the inbound trace id only as the
-    /// access log's `inbound_trace_id` field. The request id is still kept,
+    /// Treat the caller as untrusted (a public edge): start a new trace
+    /// (or continue this process's own, when the service is called inside
+    /// one), drop the inbound baggage, and keep the inbound trace id only as
+    /// the access log's `inbound_trace_id` field. The request id is still kept,
     /// as a correlation handle; it is bounded and validated like every
     /// header.
     Untrusted,
@@ -63,13 +64,16 @@ struct Config {
 ///    `x-request-id`); malformed or oversized headers are ignored, never an
 ///    error;
 /// 2. starts the server span: a new span id whose parent is the caller's
-///    span, or a new trace when nothing valid came in (or the caller is not
-///    trusted, see [`Trust`]); a new trace is sampled unless a trusted
-///    caller sent only a "do not sample" decision (B3's `b3: 0`);
+///    span; when no valid one came in (or the caller is not trusted, see
+///    [`Trust`]), the span of the context the service is called in (an
+///    in-process call made inside a request, a second layer), or else a new
+///    trace. A new trace is sampled unless a trusted caller sent only a "do
+///    not sample" decision (B3's `b3: 0`);
 /// 3. seeds the request's context with the [`TraceContext`], the baggage and
 ///    the request id, and runs `inner.call`, the response future and the
-///    response body ([`ContextBody`]) inside it: every log line and every
-///    `ctx::spawn` of the handler carries the request's ids;
+///    response body ([`ContextBody`]) inside it: every `ctx::spawn` of the
+///    handler, and whatever reads the context there (`ctx::trace_id()`, a
+///    log field that records it, the access log), finds the request's ids;
 /// 4. echoes `traceparent` and the request id in the response headers; when
 ///    no valid request id came in, the trace id stands in for it, in the
 ///    context and the access log as in the response;
@@ -84,8 +88,13 @@ struct Config {
 ///    went away, a timeout fired).
 ///
 /// The request's context inherits the values of the context the service is
-/// called in (a root scope opened in `main`), but never its trace context,
-/// baggage or request id: those are the request's own.
+/// called in, but never its baggage or request id: those are the request's
+/// own (and its trace context is a new span, as above). Under
+/// `axum::serve`, services are called from plain connection tasks, so that
+/// context is empty: a root scope opened in `main` around `axum::serve`
+/// does not reach requests. Values every request should start with are
+/// set by a layer inside this one (`axum::middleware::from_fn` calling
+/// [`Key::scope`](crate::Key::scope) around `next.run(req)`).
 ///
 /// The service's error type is the inner service's: the layer adds no error.
 ///
@@ -271,15 +280,20 @@ impl Config {
         }
         let server = match &inbound.trace {
             Some(caller) => caller.child(),
-            None => {
-                let mut root = TraceContext::new_root();
-                // A trusted caller that sent only "do not sample" (B3's
-                // `b3: 0`) keeps its new trace unsampled downstream too.
-                if self.trust == Trust::Inbound && inbound.sampled == Some(false) {
-                    root.flags = root.flags.with_sampled(false);
-                }
-                root
-            }
+            // No caller's span (or none trusted): the service is called
+            // inside a trace of this process (an in-process call, a second
+            // layer) or starts one.
+            None => TRACE_CONTEXT
+                .with(|local| local.map(TraceContext::child))
+                .unwrap_or_else(|| {
+                    let mut root = TraceContext::new_root();
+                    // A trusted caller that sent only "do not sample" (B3's
+                    // `b3: 0`) keeps its new trace unsampled downstream too.
+                    if self.trust == Trust::Inbound && inbound.sampled == Some(false) {
+                        root.flags = root.flags.with_sampled(false);
+                    }
+                    root
+                }),
         };
         // No request id came: the trace id stands in for it, in the context,
         // the log and the response alike.

@@ -29,7 +29,9 @@ async fn index(trace: TraceContext) -> String {
 async fn user(Path(id): Path<u32>, trace: TraceContext) -> String {
     // Background work keeps the request's trace id.
     ctx::spawn(async move {
-        tracing::info!(user = id, trace_id = ?ctx::trace_id(), "audit job ran");
+        // As hex, the way the access log writes it, so the lines match.
+        let trace_id = ctx::trace_id().map(|t| t.to_string());
+        tracing::info!(user = id, trace_id = trace_id.as_deref(), "audit job ran");
     });
     let user = ctx::baggage::get("user").unwrap_or_else(|| "anonymous".into());
     format!(

@@ -67,6 +67,11 @@ fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) {
 /// any `Service<http::Request<B>>`): every request it sends carries the
 /// current context, as [`inject`] writes it.
 ///
+/// The context is read when the request is handed to the service (`call`),
+/// so put this layer outside (above) any layer that moves calls to another
+/// task, such as tower's `Buffer`: below it, `call` runs in the buffer's
+/// worker task, whose context is not the caller's.
+///
 /// # Examples
 ///
 /// ```

@@ -260,6 +260,59 @@ async fn a_response_future_dropped_before_the_answer_is_logged_as_cancelled() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_panic_in_the_handler_or_the_body_is_logged_as_panicked() {
+    use axum::routing::get;
+    use futures::FutureExt as _;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    recorder();
+    let app = axum::Router::new()
+        .route(
+            "/panic",
+            get(|| async {
+                if TENANT.get().is_none() {
+                    panic!("handler panics (the test expects it)");
+                }
+                "unreachable"
+            }),
+        )
+        .route(
+            "/panic-body",
+            get(|| async {
+                let chunks = futures::StreamExt::map(futures::stream::iter([0, 1]), |i| {
+                    assert_eq!(i, 0, "the body panics (the test expects it)");
+                    Ok::<_, std::convert::Infallible>("chunk")
+                });
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        // tower-http's CatchPanicLayer outside: it answers the 500 itself.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(tower_http::catch_panic::CatchPanicLayer::new())
+                .layer(ContextLayer::new()),
+        );
+
+    let (trace, req) = probe_request(http::Method::GET, "/panic", &[]);
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 500);
+    let events = events_for(&trace);
+    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
+    assert_eq!(events[0]["outcome"], "panicked");
+    assert!(!events[0].contains_key("status"), "{events:?}");
+
+    let (trace, req) = probe_request(http::Method::GET, "/panic-body", &[]);
+    let res = app.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let read = std::panic::AssertUnwindSafe(res.into_body().collect());
+    assert!(read.catch_unwind().await.is_err(), "the body panicked");
+    let events = events_for(&trace);
+    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
+    assert_eq!(events[0]["outcome"], "panicked");
+    assert_eq!(events[0]["status"], "200");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn responses_without_a_body_on_the_wire_are_logged_complete() {
     use tower::ServiceExt;
     recorder();

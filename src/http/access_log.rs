@@ -83,6 +83,9 @@ pub(crate) struct AccessLog {
     pub(crate) request_id: Option<RequestId>,
     /// The trace id an untrusted caller sent, kept only for the log.
     pub(crate) inbound_trace_id: Option<TraceId>,
+    /// The service's future or body panicked while polled (see
+    /// [`PanicMark`]).
+    pub(crate) panicked: bool,
 }
 
 impl AccessLog {
@@ -103,6 +106,17 @@ impl AccessLog {
             parent_span_id: trace.parent_span_id,
             request_id: None,
             inbound_trace_id: None,
+            panicked: false,
+        }
+    }
+
+    /// How a response that stopped before its end ended: `otherwise`,
+    /// unless a poll panicked.
+    pub(crate) fn cut_short(&self, otherwise: Outcome) -> Outcome {
+        if self.panicked {
+            Outcome::Panicked
+        } else {
+            otherwise
         }
     }
 
@@ -126,6 +140,21 @@ impl AccessLog {
     }
 }
 
+/// Held across a poll of the service's future or body: if the poll panics,
+/// the request is logged as `panicked` when it is dropped, also when the
+/// panic is caught further out (tower-http's `CatchPanicLayer` answers a
+/// 500 the layer never sees).
+pub(crate) struct PanicMark<'a>(pub(crate) &'a mut AccessLog);
+
+impl Drop for PanicMark<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.panicked = true;
+        }
+    }
+}
+
 /// Whether a subscriber listens to the access log at `level`.
 pub(crate) fn enabled(level: Level) -> bool {
     at_level!(
@@ -142,6 +171,7 @@ impl Outcome {
             Outcome::Dropped => "dropped",
             Outcome::ServiceError => "service_error",
             Outcome::Cancelled => "cancelled",
+            Outcome::Panicked => "panicked",
         }
     }
 }

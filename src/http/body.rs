@@ -8,7 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::access_log::AccessLog;
+use super::access_log::{AccessLog, PanicMark};
 use crate::context::Context;
 use crate::future::poll_in;
 
@@ -33,7 +33,8 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(log) = this.log.take() {
-                poll_in(this.cx, || log.emit(Outcome::Dropped));
+                let outcome = log.cut_short(Outcome::Dropped);
+                poll_in(this.cx, || log.emit(outcome));
             }
         }
     }
@@ -53,6 +54,9 @@ pub(crate) enum Outcome {
     /// The response future was dropped before the service answered (client
     /// gone, a timeout).
     Cancelled,
+    /// The service's future or the body panicked (the panic was caught
+    /// further out, or unwound the connection's task).
+    Panicked,
 }
 
 /// An empty body of `B`'s default, in the empty context, logging nothing:
@@ -93,7 +97,10 @@ impl<B: Body> Body for ContextBody<B> {
         let mut inner = this.inner;
         let log = this.log;
         poll_in(this.cx, || {
-            let poll = inner.as_mut().poll_frame(cx);
+            let poll = {
+                let _mark = log.as_deref_mut().map(PanicMark);
+                inner.as_mut().poll_frame(cx)
+            };
             let ended = match &poll {
                 Poll::Ready(None) => Some(Outcome::Complete),
                 Poll::Ready(Some(Err(_))) => Some(Outcome::BodyError),

@@ -16,7 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
 
-use super::access_log::{self, AccessLog, Route};
+use super::access_log::{self, AccessLog, PanicMark, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{poll_in, FutureExt, Instrumented};
@@ -83,9 +83,11 @@ struct Config {
 ///    `parent_span_id`, `request_id` and `outcome`: `complete` (the body's
 ///    last frame was sent; for a HEAD request, a 204 or a 304, when the
 ///    response was), `body_error`, `dropped` (the body was dropped before its
-///    end), `service_error` (the inner service failed) or `cancelled` (the
+///    end), `service_error` (the inner service failed), `cancelled` (the
 ///    response future was dropped before the service answered: the client
-///    went away, a timeout fired).
+///    went away, a timeout fired) or `panicked` (the service or the body
+///    panicked, whether or not a layer further out, such as tower-http's
+///    `CatchPanicLayer`, turned the panic into a response).
 ///
 /// The request's context inherits the values of the context the service is
 /// called in, but never its baggage or request id: those are the request's
@@ -416,7 +418,8 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(State { log: Some(log), .. }) = this.state.take() {
-                this.inner.context().run(|| log.emit(Outcome::Cancelled));
+                let outcome = log.cut_short(Outcome::Cancelled);
+                this.inner.context().run(|| log.emit(outcome));
             }
         }
     }
@@ -439,7 +442,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let result = match this.inner.as_mut().poll(cx) {
+        let poll = {
+            let log = this.state.as_mut().and_then(|s| s.log.as_deref_mut());
+            let _mark = log.map(PanicMark);
+            this.inner.as_mut().poll(cx)
+        };
+        let result = match poll {
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,
         };

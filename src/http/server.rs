@@ -280,13 +280,16 @@ impl Config {
             inbound_trace_id = inbound.trace.take().map(|t| t.trace_id);
             inbound.baggage = Default::default();
         }
+        // The context the service is called in (empty under `axum::serve`).
+        let surrounding = Context::current();
         let server = match &inbound.trace {
             Some(caller) => caller.child(),
             // No caller's span (or none trusted): the service is called
             // inside a trace of this process (an in-process call, a second
             // layer) or starts one.
-            None => TRACE_CONTEXT
-                .with(|local| local.map(TraceContext::child))
+            None => surrounding
+                .get(&TRACE_CONTEXT)
+                .map(TraceContext::child)
                 .unwrap_or_else(|| {
                     let mut root = TraceContext::new_root();
                     // A trusted caller that sent only "do not sample" (B3's
@@ -321,7 +324,7 @@ impl Config {
         inbound.trace = Some(server);
         // The surrounding context's own values are inherited (a root scope
         // opened in `main`); the request-scoped ones are the request's alone.
-        let cx = inbound.replace_in(&Context::current());
+        let cx = inbound.replace_in(&surrounding);
         (cx, echo, log)
     }
 }

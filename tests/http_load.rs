@@ -312,6 +312,43 @@ async fn a_panic_in_the_handler_or_the_body_is_logged_as_panicked() {
     assert_eq!(events[0]["status"], "200");
 }
 
+#[test]
+fn a_request_served_while_the_thread_unwinds_is_not_logged_as_panicked() {
+    use tower::ServiceExt;
+    recorder();
+    // A request served inside a destructor that runs during a panic: its
+    // polls return normally, so its response, cut short by a timeout, is
+    // `cancelled`, not `panicked`, though the thread is unwinding.
+    struct ServeOnDrop(Arc<Mutex<Option<String>>>);
+    impl Drop for ServeOnDrop {
+        fn drop(&mut self) {
+            let (trace, req) = probe_request(http::Method::GET, "/slow", &[]);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let call = probe_app(ContextLayer::new()).oneshot(req);
+            let wait = std::time::Duration::from_millis(20);
+            let timed_out = rt.block_on(async { tokio::time::timeout(wait, call).await });
+            if timed_out.is_err() {
+                *self.0.lock().unwrap() = Some(trace);
+            }
+        }
+    }
+    let served = Arc::new(Mutex::new(None));
+    let on_drop = ServeOnDrop(served.clone());
+    let unwound = std::panic::catch_unwind(move || {
+        let _serve = on_drop;
+        panic!("unwinding on purpose (the test expects it)");
+    });
+    assert!(unwound.is_err());
+    let trace = served.lock().unwrap().clone();
+    let trace = trace.expect("the request timed out during the unwind");
+    let events = events_for(&trace);
+    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
+    assert_eq!(events[0]["outcome"], "cancelled");
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn responses_without_a_body_on_the_wire_are_logged_complete() {
     use tower::ServiceExt;

@@ -84,7 +84,7 @@ pub(crate) struct AccessLog {
     /// The trace id an untrusted caller sent, kept only for the log.
     pub(crate) inbound_trace_id: Option<TraceId>,
     /// The service's future or body panicked while polled (see
-    /// [`PanicMark`]).
+    /// [`mark_panic`]).
     pub(crate) panicked: bool,
 }
 
@@ -140,19 +140,25 @@ impl AccessLog {
     }
 }
 
-/// Held across a poll of the service's future or body: if the poll panics,
-/// the request is logged as `panicked` when it is dropped, also when the
-/// panic is caught further out (tower-http's `CatchPanicLayer` answers a
-/// 500 the layer never sees).
-pub(crate) struct PanicMark<'a>(pub(crate) &'a mut AccessLog);
-
-impl Drop for PanicMark<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.panicked = true;
+/// Runs `poll` (a poll of the service's future or of the body): if it
+/// unwinds, the request is logged as `panicked` when it is dropped, also
+/// when the panic is caught further out (tower-http's `CatchPanicLayer`
+/// answers a 500 the layer never sees). A poll that returns is never
+/// marked, whatever else is unwinding on the thread.
+#[inline]
+pub(crate) fn mark_panic<R>(log: Option<&mut AccessLog>, poll: impl FnOnce() -> R) -> R {
+    struct Armed<'a>(Option<&'a mut AccessLog>);
+    impl Drop for Armed<'_> {
+        fn drop(&mut self) {
+            if let Some(log) = self.0.take() {
+                log.panicked = true;
+            }
         }
     }
+    let mut armed = Armed(log);
+    let result = poll();
+    armed.0 = None;
+    result
 }
 
 /// Whether a subscriber listens to the access log at `level`.

@@ -8,7 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::access_log::{AccessLog, PanicMark};
+use super::access_log::{mark_panic, AccessLog};
 use crate::context::Context;
 use crate::future::poll_in;
 
@@ -97,10 +97,7 @@ impl<B: Body> Body for ContextBody<B> {
         let mut inner = this.inner;
         let log = this.log;
         poll_in(this.cx, || {
-            let poll = {
-                let _mark = log.as_deref_mut().map(PanicMark);
-                inner.as_mut().poll_frame(cx)
-            };
+            let poll = mark_panic(log.as_deref_mut(), || inner.as_mut().poll_frame(cx));
             let ended = match &poll {
                 Poll::Ready(None) => Some(Outcome::Complete),
                 Poll::Ready(Some(Err(_))) => Some(Outcome::BodyError),

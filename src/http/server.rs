@@ -16,7 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
 
-use super::access_log::{self, AccessLog, PanicMark, Route};
+use super::access_log::{self, mark_panic, AccessLog, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::Context;
 use crate::future::{poll_in, FutureExt, Instrumented};
@@ -445,11 +445,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let poll = {
-            let log = this.state.as_mut().and_then(|s| s.log.as_deref_mut());
-            let _mark = log.map(PanicMark);
-            this.inner.as_mut().poll(cx)
-        };
+        let log = this.state.as_mut().and_then(|s| s.log.as_deref_mut());
+        let poll = mark_panic(log, || this.inner.as_mut().poll(cx));
         let result = match poll {
             Poll::Ready(result) => result,
             Poll::Pending => return Poll::Pending,

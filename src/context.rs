@@ -915,6 +915,19 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
     })
 }
 
+/// Whether the current context belongs to the code running now: a scope
+/// is open and it is this task's (a poll, or a guard's scope opened in this
+/// task), not one a runtime driven inside a guard's scope happens to poll
+/// this task under. The same test as for writes.
+#[cfg(feature = "http")]
+pub(crate) fn scope_is_own() -> bool {
+    SLOT.with(|slot| match slot.scoped.get() {
+        Scope::Closed => false,
+        Scope::Sync => slot.owner.get() == current_task(),
+        Scope::Poll => true,
+    })
+}
+
 /// Applies `f` to the current context when a scope is open.
 pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), AccessError> {
     SLOT.with(|slot| {

@@ -349,6 +349,40 @@ fn a_request_served_while_the_thread_unwinds_is_not_logged_as_panicked() {
     assert_eq!(events[0]["outcome"], "cancelled");
 }
 
+#[test]
+fn a_server_driven_inside_a_traced_scope_gives_each_request_its_own_trace() {
+    // `cx.run(|| rt.block_on(..))` polls the server's plain connection tasks
+    // under `cx`: its trace is not theirs to continue, or every request
+    // would share it (and, with no request id sent, one request id).
+    let outer = ctx::trace::TraceContext::new_root();
+    let cx = ctx::Context::new().with(&ctx::trace::TRACE_CONTEXT, outer.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen = cx.run(|| {
+        rt.block_on(async {
+            // No access log: the load test reads every line of this binary.
+            let addr = start_app(ContextLayer::new().access_log(None)).await;
+            let client = client();
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let (res, body) = get_with(&client, addr, "/downstream", &[]).await;
+                let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+                seen.push((lines(&body)[1].1.clone(), id));
+            }
+            seen
+        })
+    });
+    let outer_trace = outer.trace_id.to_string();
+    assert_ne!(seen[0].0, seen[1].0, "{seen:?}");
+    assert_ne!(seen[0].1, seen[1].1, "{seen:?}");
+    assert!(
+        seen.iter().all(|(trace, _)| *trace != outer_trace),
+        "{seen:?}"
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn responses_without_a_body_on_the_wire_are_logged_complete() {
     use tower::ServiceExt;

@@ -18,7 +18,7 @@ use tracing::Level;
 
 use super::access_log::{self, mark_panic, AccessLog, Route};
 use super::body::{ContextBody, Outcome};
-use crate::context::Context;
+use crate::context::{scope_is_own, Context};
 use crate::future::{poll_in, FutureExt, Instrumented};
 use crate::propagation::{
     B3Propagator, BaggagePropagator, HeaderIndex, Propagated, Propagators, RequestId,
@@ -66,8 +66,8 @@ struct Config {
 /// 2. starts the server span: a new span id whose parent is the caller's
 ///    span; when no valid one came in (or the caller is not trusted, see
 ///    [`Trust`]), the span of the context the service is called in (an
-///    in-process call made inside a request, a second layer), or else a new
-///    trace. A new trace is sampled unless a trusted caller sent only a "do
+///    in-process call made inside a request, a second layer on a request
+///    that carried no trace context), or else a new trace. A new trace is sampled unless a trusted caller sent only a "do
 ///    not sample" decision (B3's `b3: 0`);
 /// 3. seeds the request's context with the [`TraceContext`], the baggage and
 ///    the request id, and runs `inner.call`, the response future and the
@@ -93,10 +93,14 @@ struct Config {
 /// called in, but never its baggage or request id: those are the request's
 /// own (and its trace context is a new span, as above). Under
 /// `axum::serve`, services are called from plain connection tasks, so that
-/// context is empty: a root scope opened in `main` around `axum::serve`
-/// does not reach requests. Values every request should start with are
-/// set by a layer inside this one (`axum::middleware::from_fn` calling
-/// [`Key::scope`](crate::Key::scope) around `next.run(req)`).
+/// context is empty: a scope a future opens around `axum::serve`
+/// ([`Key::scope`](crate::Key::scope), `in_context`) does not reach
+/// requests. (A guard's scope around a runtime's `block_on`,
+/// [`Context::run`], is seen by the tasks that runtime polls, so its values
+/// do reach them; its trace is not continued, or every request would share
+/// it.) Values every request should start with are set by a layer inside
+/// this one (`axum::middleware::from_fn` calling `Key::scope` around
+/// `next.run(req)`).
 ///
 /// The service's error type is the inner service's: the layer adds no error.
 ///
@@ -286,9 +290,11 @@ impl Config {
             Some(caller) => caller.child(),
             // No caller's span (or none trusted): the service is called
             // inside a trace of this process (an in-process call, a second
-            // layer) or starts one.
-            None => surrounding
-                .get(&TRACE_CONTEXT)
+            // layer) or starts one. Only a trace of this task's own scope:
+            // a runtime driven inside `cx.run(..)` polls every connection
+            // task under `cx`, and those requests must not share its trace.
+            None => (scope_is_own().then(|| surrounding.get(&TRACE_CONTEXT)))
+                .flatten()
                 .map(TraceContext::child)
                 .unwrap_or_else(|| {
                     let mut root = TraceContext::new_root();

@@ -301,6 +301,23 @@ async fn a_panic_in_the_handler_or_the_body_is_logged_as_panicked() {
     assert_eq!(events[0]["outcome"], "panicked");
     assert!(!events[0].contains_key("status"), "{events:?}");
 
+    // A layer inside ctx's whose `call` panics: no response future is
+    // made, and the request is still logged.
+    let boom = tower::ServiceBuilder::new()
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(ContextLayer::new())
+        .map_request(|req: http::Request<axum::body::Body>| {
+            assert!(req.uri().path() != "/", "call panics (the test expects it)");
+            req
+        })
+        .service(app.clone());
+    let (trace, req) = probe_request(http::Method::GET, "/", &[]);
+    let res = boom.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 500);
+    let events = events_for(&trace);
+    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
+    assert_eq!(events[0]["outcome"], "panicked");
+
     let (trace, req) = probe_request(http::Method::GET, "/panic-body", &[]);
     let res = app.oneshot(req).await.unwrap();
     assert_eq!(res.status(), 200);

@@ -353,10 +353,25 @@ where
         // `call` itself runs in the context too: services often do work
         // (and log) before returning their future. The context is moved in
         // and out of the thread's slot, not cloned.
+        let mut unwinding = LogIfUnwinding(log);
         let inner = poll_in(&mut cx, || self.inner.call(req));
+        let log = unwinding.0.take();
         ResponseFuture {
             inner: inner.in_context(cx),
             state: Some(State { echo, log }),
+        }
+    }
+}
+
+/// Holds the access log while the inner service's `call` runs: if `call`
+/// panics, no response future will log the request, so this does, as
+/// `panicked` (a layer further out may turn the panic into a response).
+struct LogIfUnwinding(Option<Box<AccessLog>>);
+
+impl Drop for LogIfUnwinding {
+    fn drop(&mut self) {
+        if let Some(log) = self.0.take() {
+            log.emit(Outcome::Panicked);
         }
     }
 }

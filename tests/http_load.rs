@@ -470,6 +470,8 @@ async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
     ] {
         let app = probe_app(layer);
         let (sent_trace, req) = probe_request(http::Method::GET, "/", &[]);
+        let sent = req.headers()["traceparent"].to_str().unwrap();
+        let sent_span = sent.split('-').nth(2).unwrap().to_string();
         let caller = TraceContext::new_root();
         // Every value in the caller's context, checked there first: a
         // value missing from it would make the checks below pass for
@@ -501,9 +503,12 @@ async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
             caller.trace_id.to_string()
         };
         assert_eq!(trace, expected);
-        if !trusted {
-            assert_eq!(parent, caller.span_id.to_string());
-        }
+        let expected_parent = if trusted {
+            sent_span
+        } else {
+            caller.span_id.to_string()
+        };
+        assert_eq!(parent, expected_parent);
         // No request id came in: the server's trace id stands in.
         assert_eq!(id, trace);
     }
@@ -544,6 +549,13 @@ async fn with_no_trace_sent_a_request_continues_the_trace_it_is_called_in() {
         fields[4], outer_span,
         "the inner span's parent is the outer one"
     );
+    // Two access-log lines: the outer server span (a new root) and the
+    // inner one, its child.
     let events = events_for(&trace);
     assert_eq!(events.len(), 2, "{events:?}");
+    let outer = events.iter().find(|e| e["span_id"] == outer_span);
+    let outer = outer.unwrap_or_else(|| panic!("no outer line: {events:?}"));
+    assert!(!outer.contains_key("parent_span_id"), "{events:?}");
+    let inner = events.iter().find(|e| e["span_id"] != outer_span).unwrap();
+    assert_eq!(inner["parent_span_id"], outer_span, "{events:?}");
 }

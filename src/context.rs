@@ -915,29 +915,28 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
     })
 }
 
-/// Whether the current context belongs to the code running now: a scope
-/// is open and it is this task's (a poll, or a guard's scope opened in this
-/// task), not one a runtime driven inside a guard's scope happens to poll
-/// this task under. The same test as for writes.
+/// Whether the code running now owns the open scope: a poll, or a guard's
+/// scope opened in this task (not one a runtime driven inside a guard's
+/// scope happens to poll this task under). Writes need it.
+fn own_scope(slot: &Slot) -> Result<(), AccessError> {
+    match slot.scoped.get() {
+        Scope::Closed => Err(AccessError::no_scope()),
+        Scope::Sync if slot.owner.get() != current_task() => Err(AccessError::other_task()),
+        Scope::Sync | Scope::Poll => Ok(()),
+    }
+}
+
+/// Whether the current context belongs to the code running now (see
+/// [`own_scope`]).
 #[cfg(feature = "http")]
 pub(crate) fn scope_is_own() -> bool {
-    SLOT.with(|slot| match slot.scoped.get() {
-        Scope::Closed => false,
-        Scope::Sync => slot.owner.get() == current_task(),
-        Scope::Poll => true,
-    })
+    SLOT.with(|slot| own_scope(slot).is_ok())
 }
 
 /// Applies `f` to the current context when a scope is open.
 pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), AccessError> {
     SLOT.with(|slot| {
-        match slot.scoped.get() {
-            Scope::Closed => return Err(AccessError::no_scope()),
-            Scope::Sync if slot.owner.get() != current_task() => {
-                return Err(AccessError::other_task())
-            }
-            Scope::Sync | Scope::Poll => {}
-        }
+        own_scope(slot)?;
         let cur = slot.cx.take();
         match f(&cur) {
             Some(new) => {

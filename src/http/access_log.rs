@@ -140,25 +140,35 @@ impl AccessLog {
     }
 }
 
-/// Runs `poll` (a poll of the service's future or of the body): if it
-/// unwinds, the request is logged as `panicked` when it is dropped, also
-/// when the panic is caught further out (tower-http's `CatchPanicLayer`
-/// answers a 500 the layer never sees). A poll that returns is never
-/// marked, whatever else is unwinding on the thread.
+/// Runs `f`; if it unwinds, runs `then` during the unwind. A call that
+/// returns never runs `then`, whatever else is unwinding on the thread.
 #[inline]
-pub(crate) fn mark_panic<R>(log: Option<&mut AccessLog>, poll: impl FnOnce() -> R) -> R {
-    struct Armed<'a>(Option<&'a mut AccessLog>);
-    impl Drop for Armed<'_> {
+pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, then: impl FnOnce()) -> R {
+    struct Armed<T: FnOnce()>(Option<T>);
+    impl<T: FnOnce()> Drop for Armed<T> {
         fn drop(&mut self) {
-            if let Some(log) = self.0.take() {
-                log.panicked = true;
+            if let Some(then) = self.0.take() {
+                then();
             }
         }
     }
-    let mut armed = Armed(log);
-    let result = poll();
+    let mut armed = Armed(Some(then));
+    let result = f();
     armed.0 = None;
     result
+}
+
+/// Runs `poll` (a poll of the service's future or of the body): if it
+/// unwinds, the request is logged as `panicked` when it is dropped, also
+/// when the panic is caught further out (tower-http's `CatchPanicLayer`
+/// answers a 500 the layer never sees).
+#[inline]
+pub(crate) fn mark_panic<R>(log: Option<&mut AccessLog>, poll: impl FnOnce() -> R) -> R {
+    on_unwind(poll, || {
+        if let Some(log) = log {
+            log.panicked = true;
+        }
+    })
 }
 
 /// Whether a subscriber listens to the access log at `level`.

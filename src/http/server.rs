@@ -16,7 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
 
-use super::access_log::{self, mark_panic, AccessLog, Route};
+use super::access_log::{self, mark_panic, on_unwind, AccessLog, Route};
 use super::body::{ContextBody, Outcome};
 use crate::context::{scope_is_own, Context};
 use crate::future::{poll_in, FutureExt, Instrumented};
@@ -67,8 +67,9 @@ struct Config {
 ///    span; when no valid one came in (or the caller is not trusted, see
 ///    [`Trust`]), the span of the context the service is called in (an
 ///    in-process call made inside a request, a second layer on a request
-///    that carried no trace context), or else a new trace. A new trace is sampled unless a trusted caller sent only a "do
-///    not sample" decision (B3's `b3: 0`);
+///    that carried no trace context), or else a new trace. A new trace is
+///    sampled unless a trusted caller sent only a "do not sample" decision
+///    (B3's `b3: 0`);
 /// 3. seeds the request's context with the [`TraceContext`], the baggage and
 ///    the request id, and runs `inner.call`, the response future and the
 ///    response body ([`ContextBody`]) inside it: every `ctx::spawn` of the
@@ -293,8 +294,9 @@ impl Config {
             // layer) or starts one. Only a trace of this task's own scope:
             // a runtime driven inside `cx.run(..)` polls every connection
             // task under `cx`, and those requests must not share its trace.
-            None => (scope_is_own().then(|| surrounding.get(&TRACE_CONTEXT)))
-                .flatten()
+            None => surrounding
+                .get(&TRACE_CONTEXT)
+                .filter(|_| scope_is_own())
                 .map(TraceContext::child)
                 .unwrap_or_else(|| {
                     let mut root = TraceContext::new_root();
@@ -328,8 +330,8 @@ impl Config {
             request_id_header: self.request_id_header.clone(),
         };
         inbound.trace = Some(server);
-        // The surrounding context's own values are inherited (a root scope
-        // opened in `main`); the request-scoped ones are the request's alone.
+        // The surrounding context's own values are inherited; the
+        // request-scoped ones are the request's alone.
         let cx = inbound.replace_in(&surrounding);
         (cx, echo, log)
     }
@@ -349,29 +351,23 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (mut cx, echo, log) = self.config.seed(&req);
+        let (mut cx, echo, mut log) = self.config.seed(&req);
         // `call` itself runs in the context too: services often do work
         // (and log) before returning their future. The context is moved in
-        // and out of the thread's slot, not cloned.
-        let mut unwinding = LogIfUnwinding(log);
-        let inner = poll_in(&mut cx, || self.inner.call(req));
-        let log = unwinding.0.take();
+        // and out of the thread's slot, not cloned. If `call` panics, no
+        // response future will log the request: it is logged here (a layer
+        // further out may turn the panic into a response).
+        let inner = on_unwind(
+            || poll_in(&mut cx, || self.inner.call(req)),
+            || {
+                if let Some(log) = log.take() {
+                    log.emit(Outcome::Panicked);
+                }
+            },
+        );
         ResponseFuture {
             inner: inner.in_context(cx),
             state: Some(State { echo, log }),
-        }
-    }
-}
-
-/// Holds the access log while the inner service's `call` runs: if `call`
-/// panics, no response future will log the request, so this does, as
-/// `panicked` (a layer further out may turn the panic into a response).
-struct LogIfUnwinding(Option<Box<AccessLog>>);
-
-impl Drop for LogIfUnwinding {
-    fn drop(&mut self) {
-        if let Some(log) = self.0.take() {
-            log.emit(Outcome::Panicked);
         }
     }
 }

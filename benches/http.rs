@@ -24,10 +24,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use support::{
-    bare, body_and_echo, body_wrapper, ctx_layer, ctx_no_echo, otel, print_added, tower_http, Load,
-    ONESHOT_GROUPS,
-};
+use support::{print_added, Load, ONESHOT_GROUPS};
 
 const CASES: [&str; 7] = [
     "bare",
@@ -52,21 +49,9 @@ const ROUNDS: usize = 25;
 const ONESHOT_BATCH: u64 = 4_000;
 const LOOPBACK_BATCH: u64 = 4_000;
 
-fn routers() -> Vec<(&'static str, axum::Router)> {
-    vec![
-        ("bare", bare()),
-        ("ctx", ctx_layer()),
-        ("ctx_no_echo", ctx_no_echo()),
-        ("body_wrapper", body_wrapper()),
-        ("body_and_echo", body_and_echo()),
-        ("tower_http", tower_http()),
-        ("otel", otel()),
-    ]
-}
-
 fn oneshot_groups(c: &mut Criterion) {
     let rt = support::current_thread();
-    let routers = routers();
+    let routers = support::compared();
     for (group, traceparent) in ONESHOT_GROUPS {
         let group = format!("http_oneshot_{group}");
         support::oneshot_group(c, &rt, &group, &routers, traceparent);
@@ -96,7 +81,7 @@ fn loopback_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("http_loopback");
     // One iteration is one request: criterion reports requests per second.
     g.throughput(Throughput::Elements(1));
-    for (name, router) in routers() {
+    for (name, router) in support::compared() {
         let addr = serve_warm(&rt, &load, router);
         g.bench_function(name, |b| {
             b.to_async(&rt)
@@ -109,7 +94,7 @@ fn loopback_group(c: &mut Criterion) {
 /// The same comparisons, each case's batches interleaved with the others'
 /// (see `support::interleaved`), for ratios that a busy machine skews less.
 fn interleaved_runs() {
-    let routers = routers();
+    let routers = support::compared();
     let names: Vec<&str> = routers.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, CASES, "the criterion summaries read these names");
     let current = support::current_thread();

@@ -5,9 +5,9 @@
 //! machine's cores (on a two-core machine) and the server's cost per
 //! request decides the throughput. The `http` bench's loopback group drives
 //! the server with an in-process client instead, which shares the cores
-//! with it and pays for parsing what the server echoes. `body_and_echo`
-//! does only the body wrapping and the two echoed headers (see
-//! `support::body_and_echo`): what any layer doing that response work pays.
+//! with it and pays for parsing what the server echoes. The stacks are the
+//! `http` bench's (`support::compared`), `body_wrapper` and `body_and_echo`
+//! among them: what any layer doing that response work pays.
 //!
 //! Needs `wrk` on the `PATH` (Debian: `apt-get install wrk`); without it the
 //! bench says so and measures nothing. Run with
@@ -20,8 +20,6 @@ mod support;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
-
-use support::{bare, body_and_echo, ctx_layer, ctx_no_echo, otel, tower_http};
 
 const CONNECTIONS: &str = "16";
 
@@ -59,14 +57,7 @@ fn main() {
     }
     let seconds = env_or("WRK_SECONDS", 3);
     let rounds = env_or("WRK_ROUNDS", 10) as usize;
-    let cases = [
-        ("bare", bare()),
-        ("ctx", ctx_layer()),
-        ("ctx_no_echo", ctx_no_echo()),
-        ("body_and_echo", body_and_echo()),
-        ("tower_http", tower_http()),
-        ("otel", otel()),
-    ];
+    let cases = support::compared();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -166,6 +166,20 @@ pub fn otel() -> Router {
     )
 }
 
+/// Every stack the HTTP benches compare, the bare router first (the
+/// baseline).
+pub fn compared() -> Vec<(&'static str, Router)> {
+    vec![
+        ("bare", bare()),
+        ("ctx", ctx_layer()),
+        ("ctx_no_echo", ctx_no_echo()),
+        ("body_wrapper", body_wrapper()),
+        ("body_and_echo", body_and_echo()),
+        ("tower_http", tower_http()),
+        ("otel", otel()),
+    ]
+}
+
 /// The per-request groups: without and with an inbound `traceparent`.
 pub const ONESHOT_GROUPS: [(&str, bool); 2] = [("no_traceparent", false), ("traceparent", true)];
 

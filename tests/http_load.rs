@@ -71,6 +71,13 @@ fn events_for(trace: &str) -> Vec<Event> {
         .collect()
 }
 
+/// The one access-log event of `trace` (fails on none or several).
+fn the_event(trace: &str) -> Event {
+    let mut events = events_for(trace);
+    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
+    events.remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_log_has_the_right_fields() {
     recorder();
@@ -252,11 +259,10 @@ async fn a_response_future_dropped_before_the_answer_is_logged_as_cancelled() {
     let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
     assert!(timed_out.is_err(), "the handler never answers");
 
-    let events = events_for(&trace);
-    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
-    assert_eq!(events[0]["outcome"], "cancelled");
-    assert_eq!(events[0]["route"], "/slow");
-    assert!(!events[0].contains_key("status"), "{events:?}");
+    let event = the_event(&trace);
+    assert_eq!(event["outcome"], "cancelled");
+    assert_eq!(event["route"], "/slow");
+    assert!(!event.contains_key("status"), "{event:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -296,10 +302,9 @@ async fn a_panic_in_the_handler_or_the_body_is_logged_as_panicked() {
     let (trace, req) = probe_request(http::Method::GET, "/panic", &[]);
     let res = app.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), 500);
-    let events = events_for(&trace);
-    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
-    assert_eq!(events[0]["outcome"], "panicked");
-    assert!(!events[0].contains_key("status"), "{events:?}");
+    let event = the_event(&trace);
+    assert_eq!(event["outcome"], "panicked");
+    assert!(!event.contains_key("status"), "{event:?}");
 
     // A layer inside ctx's whose `call` panics: no response future is
     // made, and the request is still logged.
@@ -314,19 +319,17 @@ async fn a_panic_in_the_handler_or_the_body_is_logged_as_panicked() {
     let (trace, req) = probe_request(http::Method::GET, "/", &[]);
     let res = boom.oneshot(req).await.unwrap();
     assert_eq!(res.status(), 500);
-    let events = events_for(&trace);
-    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
-    assert_eq!(events[0]["outcome"], "panicked");
+    let event = the_event(&trace);
+    assert_eq!(event["outcome"], "panicked");
 
     let (trace, req) = probe_request(http::Method::GET, "/panic-body", &[]);
     let res = app.oneshot(req).await.unwrap();
     assert_eq!(res.status(), 200);
     let read = std::panic::AssertUnwindSafe(res.into_body().collect());
     assert!(read.catch_unwind().await.is_err(), "the body panicked");
-    let events = events_for(&trace);
-    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
-    assert_eq!(events[0]["outcome"], "panicked");
-    assert_eq!(events[0]["status"], "200");
+    let event = the_event(&trace);
+    assert_eq!(event["outcome"], "panicked");
+    assert_eq!(event["status"], "200");
 }
 
 #[test]
@@ -361,9 +364,8 @@ fn a_request_served_while_the_thread_unwinds_is_not_logged_as_panicked() {
     assert!(unwound.is_err());
     let trace = served.lock().unwrap().clone();
     let trace = trace.expect("the request timed out during the unwind");
-    let events = events_for(&trace);
-    assert_eq!(events.len(), 1, "one access-log event: {events:?}");
-    assert_eq!(events[0]["outcome"], "cancelled");
+    let event = the_event(&trace);
+    assert_eq!(event["outcome"], "cancelled");
 }
 
 #[test]

@@ -329,10 +329,9 @@ impl Config {
             request_id: request_id_header,
             request_id_header: self.request_id_header.clone(),
         };
-        inbound.trace = Some(server);
         // The surrounding context's own values are inherited; the
         // request-scoped ones are the request's alone.
-        let cx = inbound.replace_in(&surrounding);
+        let cx = inbound.replace_in(server, &surrounding);
         (cx, echo, log)
     }
 }

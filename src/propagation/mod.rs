@@ -384,23 +384,20 @@ impl Propagated {
         self.clone().into_context(cx)
     }
 
-    /// `cx` with its request-scoped values replaced by these fields: one
-    /// that is empty here is removed from `cx` rather than inherited, so that
-    /// a request seeded inside another request's context (an in-process
-    /// call, a server started in a scope) never carries that request's
-    /// baggage or id. The other values of `cx` are kept.
+    /// `cx` with a request's values: its server span `trace` and these
+    /// fields' baggage and request id, one that is empty here being removed
+    /// from `cx` rather than inherited, so that a request seeded inside
+    /// another request's context (an in-process call, a server started in a
+    /// scope) never carries that request's baggage or id. The other values
+    /// of `cx` are kept.
     #[cfg(feature = "http")]
     #[inline]
-    pub(crate) fn replace_in(self, cx: &Context) -> Context {
+    pub(crate) fn replace_in(mut self, trace: TraceContext, cx: &Context) -> Context {
         if cx.is_empty() && self.baggage.is_empty() {
-            if let Some(trace) = self.trace {
-                return Context::of_request(trace, self.request_id);
-            }
+            return Context::of_request(trace, self.request_id);
         }
+        self.trace = Some(trace);
         let mut base: Option<Context> = None;
-        if self.trace.is_none() && cx.contains(&TRACE_CONTEXT) {
-            base = Some(base.as_ref().unwrap_or(cx).without(&TRACE_CONTEXT));
-        }
         if self.baggage.is_empty() && cx.contains(&BAGGAGE) {
             base = Some(base.as_ref().unwrap_or(cx).without(&BAGGAGE));
         }

@@ -22,6 +22,16 @@ pub enum B3Encoding {
     SingleAndMulti,
 }
 
+impl B3Encoding {
+    fn writes_single(self) -> bool {
+        self != B3Encoding::Multi
+    }
+
+    fn writes_multi(self) -> bool {
+        self != B3Encoding::Single
+    }
+}
+
 /// Zipkin B3 propagation.
 ///
 /// Extraction reads the single `b3` header and, when it is absent or
@@ -259,10 +269,10 @@ impl Propagator for B3Propagator {
             // A bare decision travels on as one (B3's deny-only header).
             if let Some(sampled) = from.sampled {
                 let state = sampling_state(sampled);
-                if self.encoding != B3Encoding::Multi {
+                if self.encoding.writes_single() {
                     carrier.set(B3, state);
                 }
-                if self.encoding != B3Encoding::Single {
+                if self.encoding.writes_multi() {
                     carrier.set(X_B3_SAMPLED, state);
                 }
             }
@@ -271,20 +281,14 @@ impl Propagator for B3Propagator {
         // The headers of the encoding not written, and a parent header this
         // trace has no value for, go: a value already in the carrier would
         // describe another span.
-        if matches!(
-            self.encoding,
-            B3Encoding::Single | B3Encoding::SingleAndMulti
-        ) {
+        if self.encoding.writes_single() {
             let mut buf = [0u8; 68];
             let len = Self::format_single(trace, &mut buf);
             carrier.set(B3, ascii_str(&buf[..len]));
         } else {
             carrier.remove(B3);
         }
-        if matches!(
-            self.encoding,
-            B3Encoding::Multi | B3Encoding::SingleAndMulti
-        ) {
+        if self.encoding.writes_multi() {
             let mut buf = [0u8; 32];
             trace.trace_id.encode_hex(&mut buf);
             carrier.set(X_B3_TRACE_ID, ascii_str(&buf));

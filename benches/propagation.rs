@@ -119,19 +119,24 @@ fn check_same_work(row: &Row) {
         let sc = theirs.span().span_context().clone();
         assert!(sc.is_valid(), "{}: the reference read no span", row.name);
         assert_eq!(
-            t.trace_id.to_string(),
+            t.trace_id().to_string(),
             sc.trace_id().to_string(),
             "{}",
             row.name
         );
         assert_eq!(
-            t.span_id.to_string(),
+            t.span_id().to_string(),
             sc.span_id().to_string(),
             "{}",
             row.name
         );
         assert_eq!(t.is_sampled(), sc.is_sampled(), "{}", row.name);
-        assert_eq!(t.state.header(), sc.trace_state().header(), "{}", row.name);
+        assert_eq!(
+            t.state().header(),
+            sc.trace_state().header(),
+            "{}",
+            row.name
+        );
     } else {
         let ours: Vec<(String, String)> = ours
             .baggage

@@ -167,7 +167,7 @@ async fn main() {
             let body = res.into_body().collect().await.unwrap().to_bytes();
             columns.push(String::from_utf8(body.to_vec()).unwrap());
         }
-        print_side_by_side(&caller.trace_id.to_string(), &columns[0], &columns[1]);
+        print_side_by_side(&caller.trace_id().to_string(), &columns[0], &columns[1]);
     }
 }
 

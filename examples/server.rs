@@ -23,7 +23,7 @@ use ctx::http::ContextLayer;
 use ctx::trace::TraceContext;
 
 async fn index(trace: TraceContext) -> String {
-    format!("trace {} span {}\n", trace.trace_id, trace.span_id)
+    format!("trace {} span {}\n", trace.trace_id(), trace.span_id())
 }
 
 async fn user(Path(id): Path<u32>, trace: TraceContext) -> String {
@@ -36,8 +36,8 @@ async fn user(Path(id): Path<u32>, trace: TraceContext) -> String {
     let user = ctx::baggage::get("user").unwrap_or_else(|| "anonymous".into());
     format!(
         "user {id} for {user}, trace {} (parent span {:?})\n",
-        trace.trace_id,
-        trace.parent_span_id.map(|s| s.to_string())
+        trace.trace_id(),
+        trace.parent_span_id().map(|s| s.to_string())
     )
 }
 

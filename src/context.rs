@@ -1,19 +1,17 @@
-//! [`Context`]: an immutable snapshot of typed values, and the per-thread slot
-//! that holds the current one.
+//! [`Context`]: what a context is. An immutable snapshot of typed values,
+//! its table, and the copy-on-write operations that make new snapshots.
+//!
+//! How a thread holds its current context (the slot, scopes, guards) is
+//! `slot.rs`'s; this file knows nothing of threads.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
-use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
 
 use triomphe::ThinArc;
 
-use crate::error::AccessError;
 use crate::key::{key_addr, ErasedKey, Key};
-use crate::propagation::RequestId;
-use crate::trace::TraceContext;
-use crate::value::{self, HeaderField, Lodged, Stored};
+use crate::model::{RequestId, TraceContext};
+use crate::value::{self, HeaderField, Lodged, Stored, REQUEST_ID, TRACE_CONTEXT};
 
 /// An immutable snapshot of typed values: the request context.
 ///
@@ -152,28 +150,6 @@ impl Context {
         Context { entries: None }
     }
 
-    /// Returns a snapshot of the current thread's context.
-    ///
-    /// This is the *capture* step: it costs one reference count, whatever the
-    /// number of values, and allocates nothing. It works everywhere, also in
-    /// the destructors of other thread-locals while a thread exits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ctx::{Context, Key};
-    ///
-    /// static USER: Key<u64> = Key::new("user");
-    ///
-    /// USER.sync_scope(7, || {
-    ///     let captured = Context::current();
-    ///     assert_eq!(captured.get(&USER), Some(&7));
-    /// });
-    /// ```
-    pub fn current() -> Context {
-        with_current(Context::clone)
-    }
-
     /// Returns a new context with `value` stored under `key`, replacing what
     /// was there. `self` is unchanged.
     ///
@@ -285,9 +261,6 @@ impl Context {
     /// live in the table's header; the entries only name their keys.
     #[cfg(feature = "http")]
     pub(crate) fn of_request(trace: TraceContext, request_id: Option<RequestId>) -> Context {
-        use crate::propagation::REQUEST_ID;
-        use crate::trace::TRACE_CONTEXT;
-
         let named = |key: &'static dyn ErasedKey| Item {
             key,
             value: Stored::InHeader,
@@ -378,68 +351,6 @@ impl Context {
         }
     }
 
-    /// Makes this context the current one on this thread until the returned
-    /// guard is dropped; the previous context is restored then, also when the
-    /// thread unwinds from a panic.
-    ///
-    /// Writes made with [`Key::set`] while the guard lives are local to it:
-    /// they are gone when the guard drops. No allocation.
-    ///
-    /// **Warning:** do not hold the guard across an `.await`. The task may be
-    /// suspended and another task polled on this thread while the guard lives,
-    /// and that task would see this context. Use
-    /// [`FutureExt::in_context`](crate::FutureExt::in_context) for futures:
-    /// it enters the context around every poll instead. The guard is `!Send`,
-    /// so `tokio::spawn` rejects a future that holds one across an `.await`;
-    /// futures that need not be `Send` are not checked (the one `block_on`
-    /// or `#[tokio::main]` drives, `spawn_local` tasks).
-    ///
-    /// Guards must be dropped in the reverse order they were made in, which
-    /// lexical scopes do by themselves. A guard that is never dropped
-    /// (`mem::forget`) outside any scope leaves its context on the thread
-    /// for good, as a forgotten `tracing` span guard leaves its span entered;
-    /// so can guards dropped out of order, as two held across `.await`s in
-    /// the branches of one `join!` are. Inside a scope (a poll,
-    /// [`run`](Context::run), a spawned closure) the scope's end puts the
-    /// thread back all the same.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ctx::{Context, Key};
-    ///
-    /// static ID: Key<u32> = Key::new("id");
-    ///
-    /// let cx = Context::new().with(&ID, 1);
-    /// {
-    ///     let _guard = cx.enter();
-    ///     assert_eq!(ID.get(), Some(1));
-    /// }
-    /// assert_eq!(ID.get(), None);
-    /// ```
-    pub fn enter(&self) -> ContextGuard {
-        enter_owned(self.clone())
-    }
-
-    /// Runs `f` with this context current, then restores the previous one
-    /// (also if `f` panics). Returns what `f` returns.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ctx::{Context, Key};
-    ///
-    /// static ID: Key<u32> = Key::new("id");
-    ///
-    /// let cx = Context::new().with(&ID, 42);
-    /// let seen = cx.run(|| ID.get());
-    /// assert_eq!(seen, Some(42));
-    /// ```
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _guard = self.enter();
-        f()
-    }
-
     /// The snapshot to hand to a child task: the same one, unless a key with
     /// a fork policy ([`Key::with_fork`]) holds a value, in which case those
     /// values are forked. O(1) when no key forks.
@@ -466,12 +377,6 @@ impl Context {
         Context {
             entries: table(header, forked.into_iter()),
         }
-    }
-
-    /// Captures the current context for a child task: one reference count
-    /// when no key forks.
-    pub(crate) fn capture() -> Context {
-        Context::current().fork()
     }
 
     fn forks(&self) -> bool {
@@ -636,327 +541,21 @@ impl fmt::Debug for KeyNames<'_> {
     }
 }
 
-// ===== the thread slot =====
-
-/// The per-thread slot: the current context, and whether a scope is open.
-///
-/// `Cell`s, not a `RefCell`: the slot is never borrowed, values are moved in
-/// and out with `replace`/`take`, and every value that leaves the slot is
-/// dropped by the caller after the slot is consistent again. So a destructor
-/// that reads or writes the context (re-entrance) can never observe a
-/// half-updated slot, and nothing can panic with "already borrowed".
-///
-/// The slot has no destructor (see [`CurrentCell`]), so reaching it is an
-/// address computation: no "is it initialised, is it destroyed" test on each
-/// of the two swaps of every poll, and it stays usable while the thread's
-/// other thread-locals are being destroyed.
-pub(crate) struct Slot {
-    pub(crate) cx: CurrentCell,
-    /// The innermost open scope, if any. Writes outside any scope are
-    /// refused: they would otherwise stay on the thread and reach whatever
-    /// runs there next.
-    pub(crate) scoped: Cell<Scope>,
-    /// The task the innermost synchronous scope was opened in (see
-    /// [`Scope::Sync`]).
-    owner: Cell<TaskId>,
-    /// How many `Instrumented` drops are in progress on this thread (see
-    /// [`park`]).
-    parks: Cell<usize>,
-    /// What the outermost of them displaced: drops seldom nest, so the
-    /// common case needs no stack.
-    parked_cx: CurrentCell,
-    parked_scoped: Cell<Scope>,
-}
-
-/// The kind of scope open on a thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scope {
-    /// None: writes are refused.
-    Closed,
-    /// An `Instrumented` poll (or drop): the code running belongs to the
-    /// future being polled, whose writes persist in it.
-    Poll,
-    /// A guard's scope ([`Context::enter`], [`Context::run`], the closures
-    /// of `ctx::wrap`, `ctx::spawn_blocking`, `ctx::thread::spawn`). The
-    /// closure may drive a runtime (`block_on`), which then polls *plain*
-    /// tasks inside the scope; a write is accepted only from the tokio task
-    /// the scope was opened in (or from outside any task, if it was opened
-    /// outside any), so those plain tasks cannot pass values to each other.
-    Sync,
-}
-
-/// A tokio task's id, or `None` outside any task (always `None` without
-/// tokio).
-#[cfg(feature = "tokio")]
-type TaskId = Option<tokio::task::Id>;
-#[cfg(not(feature = "tokio"))]
-type TaskId = Option<std::convert::Infallible>;
-
-/// The task running now.
-#[inline]
-fn current_task() -> TaskId {
-    #[cfg(feature = "tokio")]
-    return tokio::task::try_id();
-    #[cfg(not(feature = "tokio"))]
-    None
-}
-
-/// The cell holding a thread's current context, without drop glue.
-///
-/// Every scope puts back what it found, so the slot is empty whenever a
-/// thread ends, unless a [`ContextGuard`] was leaked (`mem::forget`): only
-/// then is the context that guard installed never dropped, which is the
-/// price of a slot that needs no destructor.
-pub(crate) struct CurrentCell(Cell<ManuallyDrop<Context>>);
-
-impl CurrentCell {
-    const fn new() -> CurrentCell {
-        CurrentCell(Cell::new(ManuallyDrop::new(Context::new())))
-    }
-
-    /// Puts `cx` in and returns what was there.
-    #[inline]
-    pub(crate) fn replace(&self, cx: Context) -> Context {
-        ManuallyDrop::into_inner(self.0.replace(ManuallyDrop::new(cx)))
-    }
-
-    /// Takes the context out, leaving the empty one.
-    #[inline]
-    pub(crate) fn take(&self) -> Context {
-        self.replace(Context::new())
-    }
-
-    /// Puts `cx` in; what was there is dropped after the slot holds `cx`.
-    #[inline]
-    pub(crate) fn set(&self, cx: Context) {
-        drop(self.replace(cx));
-    }
-}
-
-thread_local! {
-    pub(crate) static SLOT: Slot = const {
-        Slot {
-            cx: CurrentCell::new(),
-            scoped: Cell::new(Scope::Closed),
-            owner: Cell::new(None),
-            parks: Cell::new(0),
-            parked_cx: CurrentCell::new(),
-            parked_scoped: Cell::new(Scope::Closed),
-        }
-    };
-
-    /// What the thread held before each nested `Instrumented` drop (the
-    /// outermost one's is in the slot), innermost last. Apart from the slot:
-    /// it owns a buffer, so it needs a destructor.
-    static NESTED_PARKS: Cell<Vec<(Context, Scope)>> = const { Cell::new(Vec::new()) };
-}
-
-/// Makes `cx` current for the drop of the fields that follow it, parking
-/// what the thread held; [`unpark`] puts that back.
-///
-/// Drops nest (a future holding futures), so the parked values form a
-/// stack: its bottom lives in the slot, which makes the usual, unnested
-/// drop two plain swaps; deeper ones go to a vector that grows once per
-/// thread to the deepest nesting, then never allocates again. (While the
-/// thread's thread-locals are being destroyed that vector may be gone: a
-/// nested drop then runs in the context around it, and `unpark` restores
-/// exactly what `park` displaced.)
-#[inline]
-pub(crate) fn park(cx: Context) {
-    SLOT.with(|slot| {
-        let depth = slot.parks.get();
-        slot.parks.set(depth + 1);
-        if depth == 0 {
-            slot.parked_cx.set(slot.cx.replace(cx));
-            slot.parked_scoped.set(slot.scoped.replace(Scope::Poll));
-        } else {
-            park_nested(slot, cx);
-        }
-    });
-}
-
-#[cold]
-#[inline(never)]
-fn park_nested(slot: &Slot, cx: Context) {
-    let mut cx = Some(cx);
-    let _ = NESTED_PARKS.try_with(|stack| {
-        let prev = slot.cx.replace(cx.take().unwrap_or_default());
-        let scoped = slot.scoped.replace(Scope::Poll);
-        let mut v = stack.take();
-        v.push((prev, scoped));
-        stack.set(v);
-    });
-    // If the stack is gone, `cx` was not installed: it is dropped here,
-    // outside the slot, and `unpark` finds nothing to undo.
-}
-
-/// Undoes the innermost [`park`]: the thread gets back what it held, and the
-/// context that was installed is dropped afterwards.
-#[inline]
-pub(crate) fn unpark() {
-    let left = SLOT.with(|slot| {
-        if slot.parks.get() == 1 {
-            slot.parks.set(0);
-            slot.scoped.set(slot.parked_scoped.get());
-            Some(slot.cx.replace(slot.parked_cx.take()))
-        } else {
-            unpark_nested(slot)
-        }
-    });
-    drop(left);
-}
-
-#[cold]
-#[inline(never)]
-fn unpark_nested(slot: &Slot) -> Option<Context> {
-    let depth = slot.parks.get().checked_sub(1)?;
-    slot.parks.set(depth);
-    let (prev, scoped) = NESTED_PARKS
-        .try_with(|stack| {
-            let mut v = stack.take();
-            let top = v.pop();
-            stack.set(v);
-            top
-        })
-        .ok()
-        .flatten()?;
-    slot.scoped.set(scoped);
-    Some(slot.cx.replace(prev))
-}
-
-/// A guard that makes a context current until it is dropped.
-///
-/// Returned by [`Context::enter`]. On drop (also during unwinding) it puts
-/// back the context that was current before. It is `!Send`: it must be dropped
-/// on the thread that made it.
-#[must_use = "the context is current only while the guard lives"]
-pub struct ContextGuard {
-    /// What the slot held before (taken out when it is put back).
-    prev: Option<(Context, Scope, TaskId)>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl fmt::Debug for ContextGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ContextGuard")
-            .field("active", &self.prev.is_some())
-            .finish()
-    }
-}
-
-pub(crate) fn enter_owned(mut cx: Context) -> ContextGuard {
-    let owner = SLOT.with(|slot| slot.owner.replace(current_task()));
-    // Afterwards `cx` holds what the thread held before.
-    let scoped = swap_in(&mut cx, Scope::Sync);
-    ContextGuard {
-        prev: Some((cx, scoped, owner)),
-        _not_send: PhantomData,
-    }
-}
-
-impl Drop for ContextGuard {
-    fn drop(&mut self) {
-        if let Some((mut cx, scoped, owner)) = self.prev.take() {
-            SLOT.with(|slot| slot.owner.set(owner));
-            swap_out(&mut cx, scoped);
-            // `cx` now holds the guard's context, with the writes made under
-            // it: dropped here, after the slot is consistent, since this may
-            // run user destructors, which may read the context.
-            drop(cx);
-        }
-    }
-}
-
-/// Swaps `cx` with the thread's current context and opens a scope of kind
-/// `scope`; returns the scope that was open. `Instrumented` uses it to move
-/// its context in and out without cloning it.
-#[inline]
-pub(crate) fn swap_in(cx: &mut Context, scope: Scope) -> Scope {
-    SLOT.with(|slot| {
-        let prev = slot.cx.replace(std::mem::take(cx));
-        *cx = prev;
-        slot.scoped.replace(scope)
-    })
-}
-
-/// Undoes [`swap_in`]: `cx` receives the thread's context (with the task's
-/// writes) and the thread gets back what it held before.
-#[inline]
-pub(crate) fn swap_out(cx: &mut Context, scoped: Scope) {
-    SLOT.with(|slot| {
-        let task = slot.cx.replace(std::mem::take(cx));
-        *cx = task;
-        slot.scoped.set(scoped);
-    });
-}
-
-/// Calls `f` with the current context moved out of the slot and put back
-/// afterwards (also on panic). Only for code that runs no user code but a
-/// value's `Clone`: while `f` runs, the slot is empty.
-#[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
-    struct PutBack<'a> {
-        slot: &'a Slot,
-        cx: Context,
-    }
-    impl Drop for PutBack<'_> {
-        fn drop(&mut self) {
-            // A write made meanwhile (only a `Clone` impl could) is replaced
-            // by the context as it was; the dropped one is dropped after.
-            let _written = self.slot.cx.replace(std::mem::take(&mut self.cx));
-        }
-    }
-    SLOT.with(|slot| {
-        let put_back = PutBack {
-            slot,
-            cx: slot.cx.take(),
-        };
-        f(&put_back.cx)
-    })
-}
-
-/// Whether the code running now owns the open scope: a poll, or a guard's
-/// scope opened in this task (not one a runtime driven inside a guard's
-/// scope happens to poll this task under). Writes need it.
-fn own_scope(slot: &Slot) -> Result<(), AccessError> {
-    match slot.scoped.get() {
-        Scope::Closed => Err(AccessError::no_scope()),
-        Scope::Sync if slot.owner.get() != current_task() => Err(AccessError::other_task()),
-        Scope::Sync | Scope::Poll => Ok(()),
-    }
-}
-
-/// Whether the current context belongs to the code running now (see
-/// [`own_scope`]).
-#[cfg(feature = "http")]
-pub(crate) fn scope_is_own() -> bool {
-    SLOT.with(|slot| own_scope(slot).is_ok())
-}
-
-/// Applies `f` to the current context when a scope is open.
-pub(crate) fn update(f: impl FnOnce(&Context) -> Option<Context>) -> Result<(), AccessError> {
-    SLOT.with(|slot| {
-        own_scope(slot)?;
-        let cur = slot.cx.take();
-        match f(&cur) {
-            Some(new) => {
-                slot.cx.set(new);
-                // `cur` is dropped after the slot holds the new snapshot.
-                drop(cur);
-            }
-            None => slot.cx.set(cur),
-        }
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{RequestId, TraceContext};
+    use crate::value::{REQUEST_ID, TRACE_CONTEXT};
 
     static A: Key<u32> = Key::new("a");
     static B: Key<String> = Key::new("b");
     static C: Key<u8> = Key::new("c");
+    static N: Key<u32> = Key::new("n");
+    static LIST: Key<Vec<u8>> = Key::new("list").with_fork(|v| {
+        let mut v = v.clone();
+        v.push(0);
+        v
+    });
 
     #[test]
     fn with_entries_merges_in_one_snapshot() {
@@ -985,9 +584,6 @@ mod tests {
     #[test]
     #[cfg(feature = "http")]
     fn a_request_context_is_the_general_one() {
-        use crate::propagation::{RequestId, REQUEST_ID};
-        use crate::trace::{TraceContext, TRACE_CONTEXT};
-
         let trace = TraceContext::new_root();
         let id = RequestId::new("r-1").unwrap();
         for request_id in [None, Some(id)] {
@@ -1042,7 +638,6 @@ mod tests {
 
     #[test]
     fn the_trace_context_survives_every_copy_of_the_table() {
-        use crate::trace::{TraceContext, TRACE_CONTEXT};
         static OTHER: Key<TraceContext> = Key::new("other trace");
         static FORKED: Key<u32> = Key::new("forked").with_fork(|n| n + 1);
 
@@ -1082,7 +677,6 @@ mod tests {
         );
         // The request id has a header field of its own: each of the two
         // can be removed without the other.
-        use crate::propagation::{RequestId, REQUEST_ID};
         let id = RequestId::new("req-7").unwrap();
         let both = multi.with(&REQUEST_ID, id.clone());
         let fields = |cx: &Context| {
@@ -1134,27 +728,31 @@ mod tests {
     }
 
     #[test]
-    fn enter_restores_on_panic() {
-        let cx = Context::new().with(&A, 9);
-        // Recorded before the panic: an assertion in there would be caught.
-        let seen = Cell::new(None);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            cx.run(|| {
-                seen.set(A.get());
-                panic!("boom");
-            })
-        }));
-        assert!(r.is_err());
-        assert_eq!(seen.get(), Some(9));
-        assert_eq!(A.get(), None);
-        SLOT.with(|s| assert_eq!(s.scoped.get(), Scope::Closed));
-    }
-
-    #[test]
     fn ptr_eq_tells_snapshots_apart() {
         let cx = Context::new().with(&A, 1);
         assert!(cx.ptr_eq(&cx.clone()));
         assert!(!cx.ptr_eq(&Context::new().with(&A, 1)));
         assert!(Context::new().ptr_eq(&Context::default()));
+    }
+
+    #[test]
+    fn fork_policy_applies_to_children_only() {
+        let cx = Context::new().with(&LIST, vec![1]).with(&N, 5);
+        let child = cx.clone().fork();
+        assert_eq!(child.get(&LIST), Some(&vec![1, 0]));
+        assert_eq!(child.get(&N), Some(&5));
+        assert_eq!(cx.get(&LIST), Some(&vec![1]));
+        // No forking key: the same snapshot is shared.
+        let plain = Context::new().with(&N, 5);
+        assert!(plain.clone().fork().ptr_eq(&plain));
+    }
+
+    #[test]
+    fn same_name_different_statics_do_not_collide() {
+        static X1: Key<u32> = Key::new("x");
+        static X2: Key<u32> = Key::new("x");
+        let cx = Context::new().with(&X1, 1).with(&X2, 2);
+        assert_eq!(cx.get(&X1), Some(&1));
+        assert_eq!(cx.get(&X2), Some(&2));
     }
 }

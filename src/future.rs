@@ -9,7 +9,8 @@ use std::task::{Context as TaskContext, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::context::{park, swap_in, swap_out, unpark, Context, Scope};
+use crate::context::Context;
+use crate::slot::{park, swap_in, swap_out, unpark, Scope};
 
 pin_project! {
     /// A future (or stream) that runs inside a [`Context`].

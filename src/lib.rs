@@ -96,26 +96,39 @@
 //! feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod baggage;
+// The layers, bottom up: each module imports only the ones above it in
+// this list (ARCHITECTURE.md; `tests/layering.rs` checks it).
+//
+// 1. The data model: plain data, importing nothing of ours.
+mod model;
+// 2. The core: the snapshot, the thread's slot, futures and spawning.
+mod access;
 mod context;
 mod error;
 mod future;
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub mod http;
 mod key;
-pub mod propagation;
+mod slot;
 #[cfg(feature = "tokio")]
 mod spawn;
 pub mod thread;
-pub mod trace;
 mod value;
 mod wrap;
+// 3. The model in the current context.
+pub mod baggage;
+mod request_id;
+pub mod trace;
+// 4. Wire formats, then the HTTP layers.
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+pub mod propagation;
 
-pub use context::{Context, ContextGuard};
+pub use context::Context;
 pub use error::AccessError;
 pub use future::{FutureExt, Instrumented, StreamExt};
 pub use key::Key;
+pub use request_id::request_id;
+pub use slot::ContextGuard;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use spawn::{

@@ -1,12 +1,27 @@
 //! How a context table holds its values: [`Stored`] in the table, and
-//! [`store`] to put one in.
+//! [`store`] to put one in; and the two keys whose values the table holds
+//! in place, [`TRACE_CONTEXT`] and [`REQUEST_ID`].
 
 use std::any::Any;
 use std::sync::Arc;
 
 use crate::key::{key_addr, ErasedKey, Key};
-use crate::propagation::{RequestId, REQUEST_ID};
-use crate::trace::{TraceContext, TRACE_CONTEXT};
+use crate::model::{RequestId, TraceContext};
+
+/// The key under which the current [`TraceContext`] lives in the
+/// [`Context`](crate::Context).
+///
+/// [`TraceContext::current`], [`TraceContext::scope`] and the functions of
+/// [`ctx::trace`](crate::trace) use it; it is public so that a context can
+/// be built by hand with [`Context::with`](crate::Context::with).
+pub static TRACE_CONTEXT: Key<TraceContext> = Key::new("ctx.trace");
+
+/// The key under which the current [`RequestId`] lives in the
+/// [`Context`](crate::Context).
+///
+/// [`ctx::request_id`](crate::request_id) and
+/// [`RequestId::current`] read it; the server layer sets it.
+pub static REQUEST_ID: Key<RequestId> = Key::new("ctx.request_id");
 
 /// What a context table stores for one key.
 ///

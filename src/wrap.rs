@@ -1,7 +1,8 @@
 //! Wrappers for closures handed to any executor: rayon, custom thread pools,
 //! callbacks.
 
-use crate::context::{enter_owned, Context};
+use crate::context::Context;
+use crate::slot::enter_owned;
 
 /// Wraps a closure so that it runs in the caller's context, wherever and
 /// whenever it is called: TransmittableThreadLocal's `TtlRunnable`.

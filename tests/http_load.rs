@@ -211,8 +211,8 @@ fn probe_app(layer: ContextLayer) -> axum::Router {
                     id.as_ref().map_or("-", RequestId::as_str),
                     ctx::baggage::get("user").as_deref().unwrap_or("-"),
                     TENANT.get().unwrap_or("-"),
-                    trace.trace_id,
-                    trace.parent_span_id.map_or("-".into(), |s| s.to_string()),
+                    trace.trace_id(),
+                    trace.parent_span_id().map_or("-".into(), |s| s.to_string()),
                 )
             }),
         )
@@ -393,7 +393,7 @@ fn a_server_driven_inside_a_traced_scope_gives_each_request_its_own_trace() {
             seen
         })
     });
-    let outer_trace = outer.trace_id.to_string();
+    let outer_trace = outer.trace_id().to_string();
     assert_ne!(seen[0].0, seen[1].0, "{seen:?}");
     assert_ne!(seen[0].1, seen[1].1, "{seen:?}");
     assert!(
@@ -502,13 +502,13 @@ async fn a_request_inherits_no_request_scoped_value_of_its_caller() {
         let expected = if trusted {
             sent_trace.clone()
         } else {
-            caller.trace_id.to_string()
+            caller.trace_id().to_string()
         };
         assert_eq!(trace, expected);
         let expected_parent = if trusted {
             sent_span
         } else {
-            caller.span_id.to_string()
+            caller.span_id().to_string()
         };
         assert_eq!(parent, expected_parent);
         // No request id came in: the server's trace id stands in.
@@ -533,8 +533,8 @@ async fn with_no_trace_sent_a_request_continues_the_trace_it_is_called_in() {
         .unwrap();
     let body = body_text(res).await;
     let fields: Vec<&str> = body.split('|').collect();
-    assert_eq!(fields[3], caller.trace_id.to_string(), "{body}");
-    assert_eq!(fields[4], caller.span_id.to_string(), "{body}");
+    assert_eq!(fields[3], caller.trace_id().to_string(), "{body}");
+    assert_eq!(fields[4], caller.span_id().to_string(), "{body}");
 
     let nested = probe_app(ContextLayer::new()).layer(ContextLayer::new());
     let res = nested

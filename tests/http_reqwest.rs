@@ -31,7 +31,7 @@ async fn a_reqwest_call_carries_the_trace_and_baggage_through_inject() {
     let addr = start_app(ContextLayer::new()).await;
     let client = reqwest::Client::new();
     let caller = TraceContext::new_root();
-    let trace = caller.trace_id.to_string();
+    let trace = caller.trace_id().to_string();
 
     // What the server's span says about its parent: the call's own span,
     // a child of the caller's, not the caller's span itself.
@@ -44,7 +44,7 @@ async fn a_reqwest_call_carries_the_trace_and_baggage_through_inject() {
     assert!(received.starts_with(&format!("00-{trace}-")), "{received}");
     let parent = value(&seen, "downstream_parent");
     assert_eq!(received.split('-').nth(2), Some(parent));
-    assert_ne!(parent, caller.span_id.to_string());
+    assert_ne!(parent, caller.span_id().to_string());
 
     // Every hop of the handler sees the caller's trace, and the baggage
     // arrives (the baggage scope opened inside the trace's: a scope takes

@@ -188,7 +188,7 @@ async fn extractors_need_the_layer() {
 
     async fn handler(trace: TraceContext, cx: ctx::Context) -> String {
         assert!(cx.contains(&ctx::trace::TRACE_CONTEXT));
-        trace.trace_id.to_string()
+        trace.trace_id().to_string()
     }
     let with = axum::Router::new()
         .route("/", get(handler))

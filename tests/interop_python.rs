@@ -258,11 +258,11 @@ struct Span {
 impl Span {
     fn from_ctx(t: &TraceContext) -> Span {
         Span {
-            trace_id: t.trace_id.to_string(),
-            span_id: t.span_id.to_string(),
-            flags: t.flags.bits(),
+            trace_id: t.trace_id().to_string(),
+            span_id: t.span_id().to_string(),
+            flags: t.flags().bits(),
             tracestate: t
-                .state
+                .state()
                 .iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
@@ -301,13 +301,12 @@ impl Span {
     }
 
     fn to_ctx(&self) -> TraceContext {
-        TraceContext {
-            trace_id: self.trace_id.parse().expect("valid trace id"),
-            span_id: self.span_id.parse().expect("valid span id"),
-            parent_span_id: None,
-            flags: TraceFlags::new(self.flags),
-            state: tracestate_of(&self.tracestate),
-        }
+        TraceContext::new(
+            self.trace_id.parse().expect("valid trace id"),
+            self.span_id.parse().expect("valid span id"),
+            TraceFlags::new(self.flags),
+        )
+        .with_state(tracestate_of(&self.tracestate))
     }
 }
 
@@ -576,13 +575,15 @@ fn random_trace(rng: &mut Rng, format: Format) -> TraceContext {
     if rng.chance(30) {
         t = t.child();
     }
-    t.flags = TraceFlags::new(rng.below(4) as u8);
+    t = t.with_flags(TraceFlags::new(rng.below(4) as u8));
     if format != Format::TraceContext && rng.chance(25) {
         // A trace id with the high 64 bits zero, as a 64-bit B3 id becomes.
-        t.trace_id = TraceId::from_u128(u128::from(SpanId::random().to_u64())).expect("non-zero");
+        let trace_id = TraceId::from_u128(u128::from(SpanId::random().to_u64())).expect("non-zero");
+        t = TraceContext::new(trace_id, t.span_id(), t.flags())
+            .with_parent_span_id(t.parent_span_id());
     }
     if format == Format::TraceContext {
-        t.state = tracestate_of(&random_tracestate(rng));
+        t = t.with_state(tracestate_of(&random_tracestate(rng)));
     }
     t
 }

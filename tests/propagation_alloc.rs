@@ -62,7 +62,7 @@ fn allocation_budget() {
     ]);
     let (n, p) = allocations(|| extract_w3c(&h));
     assert_eq!(n, 1, "canonical tracestate: one shared string");
-    assert_eq!(p.trace.unwrap().state.len(), 2);
+    assert_eq!(p.trace.unwrap().state().len(), 2);
 
     let h = headers(&[
         ("traceparent", TP),
@@ -122,12 +122,11 @@ fn allocation_budget() {
     root.clone().sync_scope(|| {
         let (n, id) = allocations(ctx::trace_id);
         assert_eq!(n, 0, "ctx::trace_id");
-        assert_eq!(id, Some(root.trace_id));
+        assert_eq!(id, Some(root.trace_id()));
     });
 
     // Cloning a trace context with a trace state shares the state.
-    let mut with_state = TraceContext::new_root();
-    with_state.state = TraceState::parse(b"a=1,b=2").unwrap();
+    let with_state = TraceContext::new_root().with_state(TraceState::parse(b"a=1,b=2").unwrap());
     let (n, _) = allocations(|| with_state.clone());
     assert_eq!(n, 0, "TraceContext::clone");
 }

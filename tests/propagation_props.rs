@@ -139,12 +139,7 @@ fn mutated(valid: impl Strategy<Value = String>) -> impl Strategy<Value = Vec<u8
 
 fn valid_traceparent() -> impl Strategy<Value = String> {
     (trace_id(), span_id(), known_flags()).prop_map(|(trace_id, parent_id, flags)| {
-        TraceParent {
-            trace_id,
-            parent_id,
-            flags,
-        }
-        .to_string()
+        TraceParent::new(trace_id, parent_id, flags).to_string()
     })
 }
 
@@ -170,7 +165,7 @@ proptest! {
 
     #[test]
     fn traceparent_round_trips(t in trace_id(), s in span_id(), f in known_flags()) {
-        let tp = TraceParent { trace_id: t, parent_id: s, flags: f };
+        let tp = TraceParent::new(t, s, f);
         let text = tp.to_string();
         prop_assert_eq!(text.len(), TraceParent::LEN);
         let parsed = TraceParent::parse(text.as_bytes()).unwrap();
@@ -182,7 +177,7 @@ proptest! {
     fn traceparent_ignores_surrounding_ows(
         t in trace_id(), s in span_id(), f in known_flags(), pre in ows(), post in ows(),
     ) {
-        let tp = TraceParent { trace_id: t, parent_id: s, flags: f };
+        let tp = TraceParent::new(t, s, f);
         let text = format!("{pre}{tp}{post}");
         prop_assert_eq!(TraceParent::parse(text.as_bytes()), Some(tp));
     }
@@ -192,7 +187,7 @@ proptest! {
         t in trace_id(), s in span_id(), f in known_flags(),
         version in 1u8..=0xfe, extra in proptest::option::of("[a-z0-9-]{0,20}"),
     ) {
-        let tp = TraceParent { trace_id: t, parent_id: s, flags: f };
+        let tp = TraceParent::new(t, s, f);
         let body = &tp.to_string()[2..];
         let text = match &extra {
             Some(e) => format!("{version:02x}{body}-{e}"),
@@ -212,7 +207,7 @@ proptest! {
     ) {
         if let Some(tp) = TraceParent::parse(&bytes) {
             // Whatever parses is a real context.
-            prop_assert!(tp.flags.bits() <= 3);
+            prop_assert!(tp.flags().bits() <= 3);
             prop_assert_eq!(TraceParent::parse(tp.to_string().as_bytes()), Some(tp));
         }
     }
@@ -313,13 +308,8 @@ proptest! {
     fn b3_single_round_trips(
         t in trace_id(), s in span_id(), parent in proptest::option::of(span_id()), sampled in any::<bool>(),
     ) {
-        let trace = TraceContext {
-            trace_id: t,
-            span_id: s,
-            parent_span_id: parent,
-            flags: TraceFlags::NONE.with_sampled(sampled),
-            state: TraceState::new(),
-        };
+        let trace = TraceContext::new(t, s, TraceFlags::NONE.with_sampled(sampled))
+            .with_parent_span_id(parent);
         let mut h = HeaderMap::new();
         B3Propagator::single().inject(&Propagated::new().with_trace(trace.clone()), &mut h);
         let value = h["b3"].to_str().unwrap().to_owned();
@@ -341,7 +331,7 @@ proptest! {
         bytes in prop_oneof![header_like_bytes(), mutated(valid_b3())],
     ) {
         if let Some(t) = B3Propagator::parse_single(&bytes) {
-            prop_assert!(t.flags.bits() <= 1);
+            prop_assert!(t.flags().bits() <= 1);
             // Whatever parses formats back to what parses the same.
             let mut h = HeaderMap::new();
             B3Propagator::single().inject(&Propagated::new().with_trace(t.clone()), &mut h);
@@ -380,8 +370,8 @@ proptest! {
         Propagators::new().inject(&fields, &mut out);
         // `traceparent`, read first, has no parent span: a parent that came
         // in B3 is not read back.
-        if let Some(t) = &mut fields.trace {
-            t.parent_span_id = None;
+        if let Some(t) = fields.trace.take() {
+            fields.trace = Some(t.with_parent_span_id(None));
         }
         prop_assert_eq!(Propagators::new().extract(&out), fields);
     }
@@ -409,7 +399,7 @@ proptest! {
             state.insert(k, v).unwrap();
         }
         prop_assume!(state.header().len() <= TraceState::MAX_HEADER_LEN);
-        let trace = TraceContext { trace_id: t, span_id: s, parent_span_id: None, flags: f, state };
+        let trace = TraceContext::new(t, s, f).with_state(state);
         let mut h = HeaderMap::new();
         let fields = Propagated::new().with_trace(trace);
         TraceContextPropagator::new().inject(&fields, &mut h);

@@ -12,11 +12,11 @@ use libfuzzer_sys::fuzz_target;
 
 fn round_trip(trace: TraceContext) {
     assert_eq!(
-        trace.flags,
-        trace.flags.known() & TraceFlags::SAMPLED,
+        trace.flags(),
+        trace.flags().known() & TraceFlags::SAMPLED,
         "B3 carries only `sampled`"
     );
-    assert!(trace.state.is_empty());
+    assert!(trace.state().is_empty());
     let both = B3Propagator::with_encoding(B3Encoding::SingleAndMulti);
     let mut headers = http::HeaderMap::new();
     both.inject(&Propagated::new().with_trace(trace.clone()), &mut headers);

@@ -32,9 +32,9 @@ use crate::trace::TraceContext;
 /// request_span.clone().sync_scope(|| ctx::http::inject(&mut headers));
 ///
 /// let sent = headers["traceparent"].to_str().unwrap();
-/// assert!(sent.contains(&request_span.trace_id.to_string()));
+/// assert!(sent.contains(&request_span.trace_id().to_string()));
 /// // The call is a child span: not the request's own span id.
-/// assert!(!sent.contains(&request_span.span_id.to_string()));
+/// assert!(!sent.contains(&request_span.span_id().to_string()));
 /// ```
 ///
 /// With `reqwest` (its `HeaderMap` is `http`'s; this recipe runs end to end
@@ -94,7 +94,7 @@ fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) {
 ///     .scope(client.oneshot(http::Request::new(())))
 ///     .await
 ///     .unwrap();
-/// assert!(sent["traceparent"].to_str().unwrap().contains(&span.trace_id.to_string()));
+/// assert!(sent["traceparent"].to_str().unwrap().contains(&span.trace_id().to_string()));
 /// # }
 /// ```
 #[derive(Clone, Debug, Default)]

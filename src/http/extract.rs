@@ -48,7 +48,7 @@ impl IntoResponse for MissingContextLayer {
 /// use ctx::trace::TraceContext;
 ///
 /// async fn handler(trace: TraceContext) -> String {
-///     trace.trace_id.to_string()
+///     trace.trace_id().to_string()
 /// }
 ///
 /// let app: Router = Router::new()

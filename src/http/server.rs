@@ -18,12 +18,13 @@ use tracing::Level;
 
 use super::access_log::{self, mark_panic, on_unwind, AccessLog, Route};
 use super::body::{ContextBody, Outcome};
-use crate::context::{scope_is_own, Context};
+use crate::context::Context;
 use crate::future::{poll_in, FutureExt, Instrumented};
 use crate::propagation::{
     B3Propagator, BaggagePropagator, HeaderIndex, Propagated, Propagators, RequestId,
     TraceContextPropagator, TraceParent,
 };
+use crate::slot::scope_is_own;
 use crate::trace::{TraceContext, TRACE_CONTEXT};
 
 /// Whether to believe the trace context a caller sends.
@@ -282,7 +283,7 @@ impl Config {
         let request_id_header = self.read_request_id(&headers, &mut inbound);
         let mut inbound_trace_id = None;
         if self.trust == Trust::Untrusted {
-            inbound_trace_id = inbound.trace.take().map(|t| t.trace_id);
+            inbound_trace_id = inbound.trace.take().map(|t| t.trace_id());
             inbound.baggage = Default::default();
         }
         // The context the service is called in (empty under `axum::serve`).
@@ -303,7 +304,8 @@ impl Config {
                     // A trusted caller that sent only "do not sample" (B3's
                     // `b3: 0`) keeps its new trace unsampled downstream too.
                     if self.trust == Trust::Inbound && inbound.sampled == Some(false) {
-                        root.flags = root.flags.with_sampled(false);
+                        let flags = root.flags().with_sampled(false);
+                        root = root.with_flags(flags);
                     }
                     root
                 }),
@@ -311,7 +313,7 @@ impl Config {
         // No request id came: the trace id stands in for it, in the context,
         // the log and the response alike.
         if self.request_id_header.is_some() && inbound.request_id.is_none() {
-            inbound.request_id = Some(RequestId::from(server.trace_id));
+            inbound.request_id = Some(RequestId::from(server.trace_id()));
         }
         // Skip the record (a clock read, copies) when no subscriber wants it.
         let log = self

@@ -4,8 +4,8 @@ use super::names::{
     B3, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
 };
 use super::{Extractor, Injector, Propagated, Propagator};
-use crate::trace::{
-    ascii_str, decode_hex_u128, trim_ows, SpanId, TraceContext, TraceFlags, TraceId, TraceState,
+use crate::model::{
+    ascii_str, decode_hex_u128, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
 };
 
 /// Which B3 headers [`B3Propagator`] writes. It always reads both.
@@ -63,7 +63,7 @@ impl B3Encoding {
 /// let mut remote = Propagated::new();
 /// B3Propagator::new().extract(&headers, &mut remote);
 /// let trace = remote.trace.unwrap();
-/// assert_eq!(trace.trace_id.to_string(), "0000000000000000a3ce929d0e0e4736");
+/// assert_eq!(trace.trace_id().to_string(), "0000000000000000a3ce929d0e0e4736");
 /// assert!(trace.is_sampled());
 ///
 /// let mut out = HeaderMap::new();
@@ -117,7 +117,7 @@ impl B3Propagator {
     ///     b"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d-05e3ac9a4f6e3b90",
     /// ).unwrap();
     /// assert!(t.is_sampled(), "debug implies sampled");
-    /// assert_eq!(t.parent_span_id.unwrap().to_string(), "05e3ac9a4f6e3b90");
+    /// assert_eq!(t.parent_span_id().unwrap().to_string(), "05e3ac9a4f6e3b90");
     /// assert!(B3Propagator::parse_single(b"0").is_none(), "a bare sampling state has no ids");
     /// ```
     pub fn parse_single(value: &[u8]) -> Option<TraceContext> {
@@ -177,12 +177,12 @@ impl B3Propagator {
     /// The single `b3` header form of `trace`, in a stack buffer: the
     /// returned slice of it is the value.
     fn format_single(trace: &TraceContext, buf: &mut [u8; 68]) -> usize {
-        trace.trace_id.encode_hex(&mut buf[0..32]);
+        trace.trace_id().encode_hex(&mut buf[0..32]);
         buf[32] = b'-';
-        trace.span_id.encode_hex(&mut buf[33..49]);
+        trace.span_id().encode_hex(&mut buf[33..49]);
         buf[49] = b'-';
         buf[50] = sampling_state(trace.is_sampled()).as_bytes()[0];
-        match trace.parent_span_id {
+        match trace.parent_span_id() {
             Some(parent) => {
                 buf[51] = b'-';
                 parent.encode_hex(&mut buf[52..68]);
@@ -241,13 +241,8 @@ fn remote(
     parent_span_id: Option<SpanId>,
     sampled: bool,
 ) -> TraceContext {
-    TraceContext {
-        trace_id,
-        span_id,
-        parent_span_id,
-        flags: TraceFlags::NONE.with_sampled(sampled),
-        state: TraceState::new(),
-    }
+    TraceContext::new(trace_id, span_id, TraceFlags::NONE.with_sampled(sampled))
+        .with_parent_span_id(parent_span_id)
 }
 
 impl Propagator for B3Propagator {
@@ -290,11 +285,11 @@ impl Propagator for B3Propagator {
         }
         if self.encoding.writes_multi() {
             let mut buf = [0u8; 32];
-            trace.trace_id.encode_hex(&mut buf);
+            trace.trace_id().encode_hex(&mut buf);
             carrier.set(X_B3_TRACE_ID, ascii_str(&buf));
-            trace.span_id.encode_hex(&mut buf[..16]);
+            trace.span_id().encode_hex(&mut buf[..16]);
             carrier.set(X_B3_SPAN_ID, ascii_str(&buf[..16]));
-            match trace.parent_span_id {
+            match trace.parent_span_id() {
                 Some(parent) => {
                     parent.encode_hex(&mut buf[..16]);
                     carrier.set(X_B3_PARENT_SPAN_ID, ascii_str(&buf[..16]));
@@ -439,9 +434,9 @@ mod tests {
 
     fn tuple(t: TraceContext) -> (String, String, Option<String>, bool) {
         (
-            t.trace_id.to_string(),
-            t.span_id.to_string(),
-            t.parent_span_id.map(|p| p.to_string()),
+            t.trace_id().to_string(),
+            t.span_id().to_string(),
+            t.parent_span_id().map(|p| p.to_string()),
             t.is_sampled(),
         )
     }

@@ -32,7 +32,7 @@
 //! inbound.insert("baggage", "userId=alice".parse().unwrap());
 //! let remote = propagators.extract(&inbound);
 //! let caller = remote.trace.as_ref().unwrap();
-//! assert_eq!(caller.span_id.to_string(), "00f067aa0ba902b7");
+//! assert_eq!(caller.span_id().to_string(), "00f067aa0ba902b7");
 //! assert_eq!(remote.baggage.get("userId"), Some("alice"));
 //!
 //! // ...starts its own span as a child of the caller's...
@@ -45,7 +45,7 @@
 //! propagators.inject(&outbound_fields, &mut outbound);
 //! assert_eq!(
 //!     outbound["traceparent"],
-//!     format!("00-{}-{}-01", server.trace_id, server.span_id).as_str(),
+//!     format!("00-{}-{}-01", server.trace_id(), server.span_id()).as_str(),
 //! );
 //! assert_eq!(outbound["baggage"], "userId=alice");
 //! ```
@@ -68,8 +68,10 @@ mod traceparent;
 
 pub use self::b3::{B3Encoding, B3Propagator};
 pub use self::baggage::BaggagePropagator;
-pub use self::request_id::{RequestId, RequestIdPropagator, REQUEST_ID};
+pub use self::request_id::RequestIdPropagator;
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
+pub use crate::model::RequestId;
+pub use crate::value::REQUEST_ID;
 
 #[cfg(feature = "http")]
 pub(crate) use self::index::HeaderIndex;
@@ -568,7 +570,7 @@ pub(crate) fn default_propagators() -> &'static Propagators {
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".parse().unwrap());
 /// let remote = ctx::propagation::extract(&headers);
-/// assert_eq!(remote.trace.unwrap().trace_id.to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
+/// assert_eq!(remote.trace.unwrap().trace_id().to_string(), "80f198ee56343ba864fe8b2a57d3eff7");
 /// ```
 pub fn extract(carrier: &dyn Extractor) -> Propagated {
     default_propagators().extract(carrier)
@@ -649,21 +651,23 @@ mod tests {
             let got = p
                 .extract(&headers(pairs))
                 .trace
-                .map(|t| t.trace_id.to_string());
+                .map(|t| t.trace_id().to_string());
             assert_eq!(got.as_deref(), expected, "{reason}");
         }
     }
 
     #[test]
     fn default_inject_writes_every_format() {
-        let mut trace = TraceContext {
-            trace_id: TraceId::from_u128(0x4bf92f3577b34da6a3ce929d0e0e4736).unwrap(),
-            span_id: SpanId::from_u64(0x00f067aa0ba902b7).unwrap(),
-            parent_span_id: None,
-            flags: TraceFlags::SAMPLED,
-            state: "congo=t61rcWkgMzE".parse().unwrap(),
-        };
-        trace.state.insert("rojo", "00f067aa0ba902b7").unwrap();
+        let mut trace = TraceContext::new(
+            TraceId::from_u128(0x4bf92f3577b34da6a3ce929d0e0e4736).unwrap(),
+            SpanId::from_u64(0x00f067aa0ba902b7).unwrap(),
+            TraceFlags::SAMPLED,
+        )
+        .with_state("congo=t61rcWkgMzE".parse().unwrap());
+        trace
+            .state_mut()
+            .insert("rojo", "00f067aa0ba902b7")
+            .unwrap();
         let mut baggage = Baggage::new();
         baggage.insert("k", "v").unwrap();
         let fields = Propagated::new()

@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::names::{TRACEPARENT, TRACESTATE};
 use super::{Extractor, Fields, Injector, Propagated, Propagator};
-use crate::trace::{
+use crate::model::{
     ascii_str, decode_hex_u8, encode_hex_u8, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
     TraceState,
 };
@@ -25,7 +25,7 @@ use crate::trace::{
 /// use ctx::propagation::TraceParent;
 ///
 /// let tp = TraceParent::parse(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03").unwrap();
-/// assert!(tp.flags.is_sampled() && tp.flags.is_random());
+/// assert!(tp.flags().is_sampled() && tp.flags().is_random());
 /// assert_eq!(tp.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
 ///
 /// // A future version may carry more fields.
@@ -35,15 +35,39 @@ use crate::trace::{
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TraceParent {
-    /// The trace id.
-    pub trace_id: TraceId,
-    /// The caller's span id (`parent-id` in the specification).
-    pub parent_id: SpanId,
-    /// The trace flags.
-    pub flags: TraceFlags,
+    trace_id: TraceId,
+    parent_id: SpanId,
+    flags: TraceFlags,
 }
 
 impl TraceParent {
+    /// A `traceparent` with these fields.
+    pub fn new(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> Self {
+        TraceParent {
+            trace_id,
+            parent_id,
+            flags,
+        }
+    }
+
+    /// The trace id.
+    #[inline]
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The caller's span id (`parent-id` in the specification).
+    #[inline]
+    pub fn parent_id(&self) -> SpanId {
+        self.parent_id
+    }
+
+    /// The trace flags.
+    #[inline]
+    pub fn flags(&self) -> TraceFlags {
+        self.flags
+    }
+
     /// The length of a version `00` header.
     pub const LEN: usize = 55;
     /// The longest `traceparent` input ctx parses, in bytes, before
@@ -80,9 +104,9 @@ impl TraceParent {
         let mut buf = [b'-'; Self::LEN];
         buf[0] = b'0';
         buf[1] = b'0';
-        self.trace_id.encode_hex(&mut buf[3..35]);
-        self.parent_id.encode_hex(&mut buf[36..52]);
-        encode_hex_u8(self.flags.bits(), &mut buf[53..55]);
+        self.trace_id().encode_hex(&mut buf[3..35]);
+        self.parent_id().encode_hex(&mut buf[36..52]);
+        encode_hex_u8(self.flags().bits(), &mut buf[53..55]);
         buf
     }
 }
@@ -93,9 +117,9 @@ impl From<&TraceContext> for TraceParent {
     /// those to zero", W3C Trace Context 3.2.2.5).
     fn from(t: &TraceContext) -> Self {
         TraceParent {
-            trace_id: t.trace_id,
-            parent_id: t.span_id,
-            flags: t.flags.known(),
+            trace_id: t.trace_id(),
+            parent_id: t.span_id(),
+            flags: t.flags().known(),
         }
     }
 }
@@ -135,7 +159,7 @@ impl fmt::Display for TraceParent {
 /// let mut remote = Propagated::new();
 /// TraceContextPropagator::new().extract(&headers, &mut remote);
 /// let trace = remote.trace.unwrap();
-/// assert_eq!(trace.state.header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+/// assert_eq!(trace.state().header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TraceContextPropagator {
@@ -171,13 +195,8 @@ impl Propagator for TraceContextPropagator {
             [] => TraceState::new(),
             fields => TraceState::parse_fields(fields).unwrap_or_default(),
         };
-        into.trace = Some(TraceContext {
-            trace_id: tp.trace_id,
-            span_id: tp.parent_id,
-            parent_span_id: None,
-            flags: tp.flags,
-            state,
-        });
+        into.trace =
+            Some(TraceContext::new(tp.trace_id(), tp.parent_id(), tp.flags()).with_state(state));
     }
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
@@ -188,10 +207,10 @@ impl Propagator for TraceContextPropagator {
         carrier.set(TRACEPARENT, ascii_str(&tp));
         // A `tracestate` belongs to the `traceparent` beside it: one already
         // in the carrier goes when this trace has none.
-        if trace.state.is_empty() {
+        if trace.state().is_empty() {
             carrier.remove(TRACESTATE);
         } else {
-            carrier.set(TRACESTATE, trace.state.header());
+            carrier.set(TRACESTATE, trace.state().header());
         }
     }
 }
@@ -410,9 +429,9 @@ mod tests {
             let got = TraceParent::parse(value.as_bytes());
             let got = got.map(|tp| {
                 (
-                    tp.trace_id.to_string(),
-                    tp.parent_id.to_string(),
-                    tp.flags.bits(),
+                    tp.trace_id().to_string(),
+                    tp.parent_id().to_string(),
+                    tp.flags().bits(),
                 )
             });
             let expected = expected.map(|(t, p, f)| (t.to_owned(), p.to_owned(), f));
@@ -540,10 +559,10 @@ mod tests {
                 None => assert!(got.is_none(), "{reason}"),
                 Some(state) => {
                     let t = got.unwrap_or_else(|| panic!("{reason}: no context"));
-                    assert_eq!(t.trace_id.to_string(), TRACE_ID, "{reason}");
-                    assert_eq!(t.span_id.to_string(), PARENT_ID, "{reason}");
-                    assert_eq!(t.parent_span_id, None, "{reason}");
-                    assert_eq!(t.state.header(), state, "{reason}");
+                    assert_eq!(t.trace_id().to_string(), TRACE_ID, "{reason}");
+                    assert_eq!(t.span_id().to_string(), PARENT_ID, "{reason}");
+                    assert_eq!(t.parent_span_id(), None, "{reason}");
+                    assert_eq!(t.state().header(), state, "{reason}");
                 }
             }
         }
@@ -555,7 +574,7 @@ mod tests {
         let a = members[..17].join(",");
         let b = members[17..].join(",");
         let t = extract(&[("traceparent", TP), ("tracestate", &a), ("tracestate", &b)]).unwrap();
-        assert!(t.state.is_empty());
+        assert!(t.state().is_empty());
         let b32 = members[17..32].join(",");
         let t = extract(&[
             ("traceparent", TP),
@@ -563,18 +582,18 @@ mod tests {
             ("tracestate", &b32),
         ])
         .unwrap();
-        assert_eq!(t.state.len(), 32);
+        assert_eq!(t.state().len(), 32);
     }
 
     #[test]
     fn inject_writes_version_00() {
         let mut trace = TraceContext::new_root();
-        trace.flags = TraceFlags::RANDOM;
+        trace = trace.with_flags(TraceFlags::RANDOM);
         let mut h = HeaderMap::new();
         TraceContextPropagator::new().inject(&Propagated::new().with_trace(trace.clone()), &mut h);
         assert_eq!(
             h["traceparent"],
-            format!("00-{}-{}-02", trace.trace_id, trace.span_id).as_str()
+            format!("00-{}-{}-02", trace.trace_id(), trace.span_id()).as_str()
         );
         assert!(
             !h.contains_key("tracestate"),
@@ -585,7 +604,7 @@ mod tests {
     #[test]
     fn inject_sends_only_defined_flags_and_drops_a_stale_tracestate() {
         let mut trace = TraceContext::new_root();
-        trace.flags = TraceFlags::new(0x81);
+        trace = trace.with_flags(TraceFlags::new(0x81));
         let mut h = HeaderMap::new();
         h.insert("traceparent", TP.parse().unwrap());
         h.insert(
@@ -595,7 +614,7 @@ mod tests {
         TraceContextPropagator::new().inject(&Propagated::new().with_trace(trace.clone()), &mut h);
         assert_eq!(
             h["traceparent"],
-            format!("00-{}-{}-01", trace.trace_id, trace.span_id).as_str()
+            format!("00-{}-{}-01", trace.trace_id(), trace.span_id()).as_str()
         );
         assert!(!h.contains_key("tracestate"), "{h:?}");
     }

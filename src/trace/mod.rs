@@ -16,8 +16,8 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let root = TraceContext::new_root();
-//! let trace_id = root.trace_id;
-//! assert!(root.flags.contains(TraceFlags::RANDOM));
+//! let trace_id = root.trace_id();
+//! assert!(root.flags().contains(TraceFlags::RANDOM));
 //!
 //! root.scope(async move {
 //!     assert_eq!(ctx::trace_id(), Some(trace_id));
@@ -26,34 +26,21 @@
 //!     let child = TraceContext::child_of_current();
 //!     let seen = ctx::spawn(child.scope(async { TraceContext::current() })).await.unwrap();
 //!     let seen = seen.unwrap();
-//!     assert_eq!(seen.trace_id, trace_id);
-//!     assert_eq!(seen.parent_span_id, ctx::span_id());
+//!     assert_eq!(seen.trace_id(), trace_id);
+//!     assert_eq!(seen.parent_span_id(), ctx::span_id());
 //! })
 //! .await;
 //! assert_eq!(ctx::trace_id(), None);
 //! # }
 //! ```
 
-use crate::Key;
+mod current;
 
-mod context;
-mod flags;
-mod id;
-pub(crate) mod rng;
-mod state;
-
-pub use context::TraceContext;
-pub use flags::TraceFlags;
-pub use id::{ParseIdError, SpanId, TraceId};
-pub use state::{InvalidTraceState, Iter as TraceStateIter, TraceState};
-
-/// The key under which the current [`TraceContext`] lives in the
-/// [`Context`](crate::Context).
-///
-/// [`TraceContext::current`], [`TraceContext::scope`] and the functions of
-/// this module use it; it is public so that a context can be built by hand
-/// with [`Context::with`](crate::Context::with).
-pub static TRACE_CONTEXT: Key<TraceContext> = Key::new("ctx.trace");
+pub use crate::model::{
+    InvalidTraceState, ParseIdError, SpanId, TraceContext, TraceFlags, TraceId, TraceState,
+    TraceStateIter,
+};
+pub use crate::value::TRACE_CONTEXT;
 
 /// The current trace id, if a [`TraceContext`] is in the current context.
 ///
@@ -65,17 +52,14 @@ pub static TRACE_CONTEXT: Key<TraceContext> = Key::new("ctx.trace");
 ///
 /// assert_eq!(ctx::trace_id(), None);
 /// let root = TraceContext::new_root();
-/// let id = root.trace_id;
+/// let id = root.trace_id();
 /// root.sync_scope(|| assert_eq!(ctx::trace_id(), Some(id)));
 /// ```
 pub fn trace_id() -> Option<TraceId> {
-    TRACE_CONTEXT.with(|t| t.map(|t| t.trace_id))
+    TRACE_CONTEXT.with(|t| t.map(TraceContext::trace_id))
 }
 
 /// The current span id, if a [`TraceContext`] is in the current context.
 pub fn span_id() -> Option<SpanId> {
-    TRACE_CONTEXT.with(|t| t.map(|t| t.span_id))
+    TRACE_CONTEXT.with(|t| t.map(TraceContext::span_id))
 }
-
-pub(crate) use id::{ascii_str, decode_hex_u128, decode_hex_u8, encode_hex_u8, hex_val};
-pub(crate) use state::trim_ows;

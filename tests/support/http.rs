@@ -122,8 +122,8 @@ async fn downstream(headers: HeaderMap) -> String {
     let me = ctx::trace::TraceContext::current().unwrap();
     format!(
         "downstream_received={sent}\ndownstream_trace={}\ndownstream_parent={}",
-        me.trace_id,
-        me.parent_span_id.map_or("-".into(), |s| s.to_string())
+        me.trace_id(),
+        me.parent_span_id().map_or("-".into(), |s| s.to_string())
     )
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::{Baggage, Member, Property};
-use crate::trace::{hex_val, trim_ows};
+use crate::model::{hex_val, trim_ows};
 
 /// RFC 9110 `tchar`, the characters of a `token` (baggage keys).
 #[inline]

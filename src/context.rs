@@ -259,7 +259,7 @@ impl Context {
     /// request id: the server layer's common case (an empty surrounding
     /// context, no baggage), built without the general merge. Both values
     /// live in the table's header; the entries only name their keys.
-    #[cfg(feature = "http")]
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn of_request(trace: TraceContext, request_id: Option<RequestId>) -> Context {
         let named = |key: &'static dyn ErasedKey| Item {
             key,
@@ -582,7 +582,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "http")]
     fn a_request_context_is_the_general_one() {
         let trace = TraceContext::new_root();
         let id = RequestId::new("r-1").unwrap();

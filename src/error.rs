@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-/// Why the current context could not be read or written.
+/// Why a write to the current context was refused.
+///
+/// Reads never fail (outside any scope they see the empty context); only
+/// writes need an open scope of their own.
 ///
 /// Returned by the `try_` methods ([`Key::try_set`](crate::Key::try_set),
 /// [`Key::try_remove`](crate::Key::try_remove)). Their plain twins never
@@ -40,7 +43,9 @@ impl AccessError {
     /// `true` if the write was refused because the scope open on this thread
     /// belongs to another tokio task: a plain task polled by a runtime that
     /// is driven inside [`Context::run`](crate::Context::run) or a ctx
-    /// thread (see [`Key`](crate::Key#writes-and-scopes)).
+    /// thread (see [`Key`](crate::Key#writes-and-scopes)). Only with the
+    /// `tokio` feature: without it, tasks cannot be told apart and such
+    /// writes are accepted.
     pub fn is_other_task(&self) -> bool {
         self.kind == Kind::OtherTask
     }

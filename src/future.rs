@@ -115,6 +115,11 @@ impl<F> Instrumented<F> {
         &mut self.inner
     }
 
+    /// Returns a pinned reference to the inner future or stream.
+    pub fn inner_pin_ref(self: Pin<&Self>) -> Pin<&F> {
+        self.project_ref().inner
+    }
+
     /// Returns a pinned mutable reference to the inner future or stream.
     pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
         self.project().inner
@@ -213,9 +218,11 @@ impl<F: fmt::Debug> fmt::Debug for Instrumented<F> {
 
 /// Runs futures inside a [`Context`].
 ///
-/// Implemented for every [`Future`]. (The names avoid `instrument` and
-/// `with_context`, which tracing's and opentelemetry's traits use, so all
-/// three can be imported together.)
+/// Implemented for every [`Future`]. The method names avoid `instrument`
+/// and `with_context`, which tracing's and opentelemetry's traits use, so
+/// calls never clash. The trait's name is opentelemetry's too
+/// (`opentelemetry::trace::FutureExt`): to import both, rename one,
+/// `use ctx::FutureExt as _;`.
 pub trait FutureExt: Future + Sized {
     /// Runs this future in `cx`: every poll happens with `cx` current.
     ///
@@ -239,7 +246,8 @@ pub trait FutureExt: Future + Sized {
     }
 
     /// Runs this future in the context that is current now, at the call: the
-    /// capture step. Later writes by the caller do not reach it.
+    /// capture step, with the keys' fork policies applied as for the spawn
+    /// helpers. Later writes by the caller do not reach it.
     ///
     /// Awaiting `fut.in_current_context()` at the top of `main` opens a root
     /// scope: [`Key::set`](crate::Key::set) works inside it.
@@ -305,3 +313,25 @@ pub trait StreamExt: Stream + Sized {
 }
 
 impl<S: Stream> StreamExt for S {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_reach_the_inner_future_and_the_context() {
+        static N: crate::Key<u32> = crate::Key::new("n");
+        let cx = Context::new().with(&N, 1);
+        let mut fut = std::pin::pin!(Instrumented::new(std::future::ready(7u8), cx.clone()));
+        assert!(fut.context().ptr_eq(&cx));
+        assert_eq!(
+            fut.as_ref().inner_pin_ref().get_ref().clone().into_inner(),
+            7
+        );
+        assert_eq!(
+            fut.as_mut().inner_pin_mut().get_mut().clone().into_inner(),
+            7
+        );
+        assert_eq!(fut.inner().clone().into_inner(), 7);
+    }
+}

@@ -57,7 +57,9 @@ use std::sync::Arc;
 /// plain tasks cannot pass values to each other that way. (Tasks started
 /// with [`ctx::spawn`](crate::spawn) have scopes of their own and write
 /// freely. A `LocalSet` driven inside an `Instrumented` future is the one
-/// case left: see [`spawn_local`](crate::spawn_local).)
+/// case left: see [`spawn_local`](crate::spawn_local).) This refusal needs
+/// the `tokio` feature, which tells tasks apart; without it such writes are
+/// accepted.
 ///
 /// # Fork policy
 ///

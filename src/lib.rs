@@ -86,15 +86,40 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`] |
-//! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http`, `tracing`) |
-//! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log |
+//! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`]; writes from another tokio task refused (below) |
+//! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http-body`, `tracing`) |
+//! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log (below) |
 //! | `full`  | no      | every stable integration |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
 //! [`baggage`] and [`propagation`] work with any executor and need no
-//! feature.
+//! feature. The `http` crate is a dependency in every build, whatever the
+//! features: [`propagation`]'s carriers are implemented for its
+//! `HeaderMap`, the carrier most users have.
+//!
+//! Features add items and change no signature. Two of them also change a
+//! behaviour, each toward what the feature's users expect:
+//! - `tokio`: a write inside a synchronous scope ([`Context::run`],
+//!   [`Key::sync_scope`], a `ctx::thread` closure) is refused when it comes
+//!   from a tokio task other than the one the scope was opened in (a
+//!   runtime driven inside the scope; see
+//!   [`AccessError::is_other_task`]). Without the feature ctx cannot tell
+//!   tasks apart, and such writes are accepted.
+//! - `axum`: the access log's `route` field is the matched route template
+//!   (`/users/{id}`) where axum's router matched one; without the feature
+//!   it is the request's path.
+//!
+//! # Rust version
+//!
+//! The library needs Rust 1.85 (`rust-version`), the floor its dependencies
+//! declare; clippy's `incompatible_msrv` lint checks ctx's own use of the
+//! standard library against it. The tests need 1.91.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 // The layers, bottom up: each module imports only the ones above it in
 // this list (ARCHITECTURE.md; `tests/layering.rs` checks it).

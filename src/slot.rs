@@ -16,9 +16,17 @@ use crate::error::AccessError;
 impl Context {
     /// Returns a snapshot of the current thread's context.
     ///
-    /// This is the *capture* step: it costs one reference count, whatever the
-    /// number of values, and allocates nothing. It works everywhere, also in
-    /// the destructors of other thread-locals while a thread exits.
+    /// It costs one reference count, whatever the number of values, and
+    /// allocates nothing. It works everywhere, also in the destructors of
+    /// other thread-locals while a thread exits.
+    ///
+    /// This is the snapshot as it is. What a child task receives is the
+    /// *capture*: the spawn helpers, [`wrap`](crate::wrap) and
+    /// [`FutureExt::in_current_context`](crate::FutureExt::in_current_context)
+    /// take this snapshot and apply the keys' fork policies
+    /// ([`Key::with_fork`](crate::Key::with_fork)) to it. Handing
+    /// `Context::current()` to [`FutureExt::in_context`](crate::FutureExt::in_context)
+    /// yourself shares the values unforked.
     ///
     /// # Examples
     ///
@@ -40,7 +48,7 @@ impl Context {
     /// guard is dropped; the previous context is restored then, also when the
     /// thread unwinds from a panic.
     ///
-    /// Writes made with [`Key::set`] while the guard lives are local to it:
+    /// Writes made with [`Key::set`](crate::Key::set) while the guard lives are local to it:
     /// they are gone when the guard drops. No allocation.
     ///
     /// **Warning:** do not hold the guard across an `.await`. The task may be
@@ -395,7 +403,7 @@ fn own_scope(slot: &Slot) -> Result<(), AccessError> {
 
 /// Whether the current context belongs to the code running now (see
 /// [`own_scope`]).
-#[cfg(feature = "http")]
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn scope_is_own() -> bool {
     SLOT.with(|slot| own_scope(slot).is_ok())
 }

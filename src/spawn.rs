@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use tokio::runtime::Handle;
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet, LocalSet};
 
 use crate::context::Context;
 use crate::future::FutureExt;
@@ -220,7 +220,10 @@ where
 /// assert_eq!(seen, [Some(0), Some(1), Some(2)]);
 /// # }
 /// ```
-pub trait JoinSetExt<T> {
+///
+/// The trait is sealed: it is implemented for `JoinSet` only, so methods can
+/// be added to it without breaking anyone.
+pub trait JoinSetExt<T>: sealed::Sealed {
     /// `JoinSet::spawn`, inside the caller's context.
     fn ctx_spawn<F>(&mut self, future: F) -> AbortHandle
     where
@@ -237,6 +240,31 @@ pub trait JoinSetExt<T> {
     fn ctx_spawn_local<F>(&mut self, future: F) -> AbortHandle
     where
         F: Future<Output = T> + 'static;
+
+    /// `JoinSet::spawn_on`: on the runtime behind `handle`, inside the
+    /// caller's context.
+    fn ctx_spawn_on<F>(&mut self, future: F, handle: &Handle) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send;
+
+    /// `JoinSet::spawn_blocking_on`: on the blocking pool of the runtime
+    /// behind `handle`, inside the caller's context.
+    fn ctx_spawn_blocking_on<F>(&mut self, f: F, handle: &Handle) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send;
+
+    /// `JoinSet::spawn_local_on`: on `local_set`, inside the caller's
+    /// context.
+    fn ctx_spawn_local_on<F>(&mut self, future: F, local_set: &LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for tokio::task::JoinSet<T> {}
 }
 
 impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
@@ -264,5 +292,31 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         F: Future<Output = T> + 'static,
     {
         self.spawn_local(future.in_current_context())
+    }
+
+    #[track_caller]
+    fn ctx_spawn_on<F>(&mut self, future: F, handle: &Handle) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send,
+    {
+        self.spawn_on(future.in_current_context(), handle)
+    }
+
+    #[track_caller]
+    fn ctx_spawn_blocking_on<F>(&mut self, f: F, handle: &Handle) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send,
+    {
+        self.spawn_blocking_on(wrap(f), handle)
+    }
+
+    #[track_caller]
+    fn ctx_spawn_local_on<F>(&mut self, future: F, local_set: &LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.spawn_local_on(future.in_current_context(), local_set)
     }
 }

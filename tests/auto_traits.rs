@@ -45,6 +45,32 @@ fn auto_traits() {
     <ctx::AccessError as AmbiguousIfSend<u8>>::some_item();
 }
 
+/// `wrap` and `wrap_fn` return `impl Fn..`: their auto traits follow the
+/// closure's, so a `Send` closure stays `Send` for a thread pool, and a
+/// `!Send` one is not made `Send`.
+#[test]
+fn wrapped_closures_keep_the_closures_auto_traits() {
+    fn send_val<T: Send>(_: &T) {}
+    fn sync_val<T: Sync>(_: &T) {}
+    fn not_send_val<T: AmbiguousIfSend<A>, A>(_: &T) {}
+    fn not_sync_val<T: AmbiguousIfSync<A>, A>(_: &T) {}
+
+    let wrapped = ctx::wrap(|| 1);
+    send_val(&wrapped);
+    sync_val(&wrapped);
+    let wrapped_fn = ctx::wrap_fn(|n: u8| n);
+    send_val(&wrapped_fn);
+    sync_val(&wrapped_fn);
+
+    let rc = std::rc::Rc::new(1);
+    let local = ctx::wrap(move || *rc);
+    not_send_val(&local);
+    let cell = std::cell::Cell::new(1);
+    let unsync = ctx::wrap_fn(move |n: u8| cell.get() + n);
+    send_val(&unsync);
+    not_sync_val(&unsync);
+}
+
 #[test]
 fn instrumented_adds_one_word() {
     use std::mem::size_of;

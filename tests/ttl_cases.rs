@@ -31,6 +31,8 @@ fn child_sees_parent_value() {
             let mut set = tokio::task::JoinSet::new();
             set.ctx_spawn(async { VALUE.get() });
             set.ctx_spawn_blocking(|| VALUE.get());
+            set.ctx_spawn_on(async { VALUE.get() }, &handle);
+            set.ctx_spawn_blocking_on(|| VALUE.get(), &handle);
             let wrapped = ctx::wrap(|| VALUE.get());
             let wrapped_fn = ctx::wrap_fn(|n: usize| VALUE.get().map(|s| s.len() + n));
 
@@ -171,6 +173,15 @@ fn local_set_and_select() {
             set.ctx_spawn_local(async { VALUE.get() });
             assert_eq!(child.await.unwrap(), (5, v("local")));
             assert_eq!(set.join_next().await.unwrap().unwrap(), v("local"));
+            // Onto another `LocalSet`, driven here after the scope's value
+            // changed: the task keeps what it was spawned with.
+            let other = tokio::task::LocalSet::new();
+            let mut on_other = tokio::task::JoinSet::new();
+            on_other.ctx_spawn_local_on(async { VALUE.get() }, &other);
+            let later = VALUE.scope("later".into(), async move {
+                other.run_until(on_other.join_next()).await
+            });
+            assert_eq!(later.await.unwrap().unwrap(), v("local"));
 
             let a = VALUE.scope("a".into(), async {
                 hop().await;

@@ -86,12 +86,13 @@ struct Item {
     value: Stored,
 }
 
-/// A table's header: whether any of the keys has a fork policy, so that
-/// capture need not look, and the request's trace context and request id
-/// (see [`Stored`]).
+/// A table's header: whether any of the keys has a fork policy or a replay
+/// function, so that capture and polls need not look, and the request's
+/// trace context and request id (see [`Stored`]).
 #[derive(Clone)]
 struct Header {
     forks: bool,
+    replays: bool,
     trace: Option<TraceContext>,
     request_id: Option<RequestId>,
 }
@@ -130,11 +131,11 @@ fn table(header: Header, items: impl ExactSizeIterator<Item = Item>) -> Option<T
     (items.len() > 0).then(|| ThinArc::from_header_and_iter(header, items))
 }
 
-/// Whether an entry other than `key`'s has a fork policy.
-fn others_fork(entries: &[Item], key: &'static dyn ErasedKey) -> bool {
+/// Whether an entry other than `key`'s has what `has` looks for.
+fn others(entries: &[Item], key: &'static dyn ErasedKey, has: fn(&dyn ErasedKey) -> bool) -> bool {
     entries
         .iter()
-        .any(|e| key_addr(e.key) != key_addr(key) && e.key.forks())
+        .any(|e| key_addr(e.key) != key_addr(key) && has(e.key))
 }
 
 impl Context {
@@ -184,7 +185,7 @@ impl Context {
     pub(crate) fn with_entry(&self, entry: Entry) -> Context {
         let Entry { item, lodged } = entry;
         let entries = self.entries();
-        let mut header = self.header_copy(item.key.forks());
+        let mut header = self.header_copy(Some(item.key));
         if let Some(lodged) = lodged {
             header.lodge(lodged);
         }
@@ -218,13 +219,14 @@ impl Context {
         let mut order = [0; N];
         let mut added = 0;
         let mut replaced = 0;
-        let mut header = self.header_copy(false);
+        let mut header = self.header_copy(None);
         for (i, e) in new.iter_mut().enumerate() {
             order[i] = i;
             if let Some(e) = e {
                 added += 1;
                 replaced += usize::from(position(entries, e.item.key).is_ok());
                 header.forks |= e.item.key.forks();
+                header.replays |= e.item.key.replays();
                 if let Some(lodged) = e.lodged.take() {
                     header.lodge(lodged);
                 }
@@ -272,6 +274,7 @@ impl Context {
         }
         let header = Header {
             forks: false,
+            replays: false,
             trace: Some(trace),
             request_id,
         };
@@ -301,8 +304,9 @@ impl Context {
             Ok(i) => Context {
                 entries: table(
                     {
-                        let mut header = self.header_copy(false);
-                        header.forks = self.forks() && others_fork(entries, key);
+                        let mut header = self.header_copy(None);
+                        header.forks &= others(entries, key, |k| k.forks());
+                        header.replays &= others(entries, key, |k| k.replays());
                         if let Some(field) = HeaderField::of(key) {
                             header.clear(field);
                         }
@@ -373,7 +377,7 @@ impl Context {
                 },
             })
             .collect();
-        let header = self.header_copy(true);
+        let header = self.header_copy(None);
         Context {
             entries: table(header, forked.into_iter()),
         }
@@ -383,21 +387,63 @@ impl Context {
         self.entries.as_ref().is_some_and(|t| t.header.header.forks)
     }
 
-    /// A copy of this table's header (empty fields for the empty context),
-    /// with `forks` added to its fork flag.
-    fn header_copy(&self, forks: bool) -> Header {
-        match &self.entries {
-            Some(t) => {
-                let mut header = t.header.header.clone();
-                header.forks |= forks;
-                header
+    /// Whether a key with a replay function ([`Key::with_replay`]) holds a
+    /// value: then work run in this context runs inside [`replayed`](Self::replayed).
+    #[inline]
+    pub(crate) fn replays(&self) -> bool {
+        self.entries
+            .as_ref()
+            .is_some_and(|t| t.header.header.replays)
+    }
+
+    /// Runs `f` inside the replay functions of this context's values, in
+    /// key order (the first outermost).
+    pub(crate) fn replayed<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut f = Some(f);
+        let mut out = None;
+        self.nest(self.entries(), &mut || {
+            if let Some(f) = f.take() {
+                out = Some(f());
             }
+        });
+        match out {
+            Some(out) => out,
+            // Every replay function's `run` is called once, whatever the
+            // function does (see `ErasedKey::replay`).
+            None => unreachable!("a replay function skipped its work"),
+        }
+    }
+
+    fn nest(&self, items: &[Item], run: &mut dyn FnMut()) {
+        match items.iter().position(|e| e.key.replays()) {
+            None => run(),
+            Some(i) => {
+                let rest = &items[i + 1..];
+                match self.value_of(&items[i]) {
+                    Some(value) => items[i].key.replay(value, &mut || self.nest(rest, run)),
+                    None => self.nest(rest, run),
+                }
+            }
+        }
+    }
+
+    /// A copy of this table's header (empty fields for the empty context),
+    /// with the flags of `key`, about to be put in, added.
+    fn header_copy(&self, key: Option<&'static dyn ErasedKey>) -> Header {
+        let mut header = match &self.entries {
+            Some(t) => t.header.header.clone(),
             None => Header {
-                forks,
+                forks: false,
+                replays: false,
                 trace: None,
                 request_id: None,
             },
+        };
+        if let Some(key) = key {
+            header.forks |= key.forks();
+            header.replays |= key.replays();
         }
+        header
     }
 
     /// The value of one of this context's items, to downcast.

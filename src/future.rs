@@ -174,11 +174,25 @@ impl Drop for Restore<'_> {
 /// moved into the thread's slot and back (with the writes `f` made), and the
 /// thread's previous context is restored, also if `f` panics. For other
 /// poll-shaped wrappers in the crate (response bodies).
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
 #[inline]
 pub(crate) fn poll_in<R>(cx: &mut Context, f: impl FnOnce() -> R) -> R {
+    if cx.replays() {
+        return poll_replayed(cx, f);
+    }
     let _restore = Restore::enter(cx);
     f()
+}
+
+/// [`poll_in`] for a context holding values with replay functions
+/// ([`Key::with_replay`](crate::Key::with_replay)): the poll runs inside
+/// them. Kept out of line: the common poll is two swaps and a branch.
+#[inline(never)]
+fn poll_replayed<R>(cx: &mut Context, f: impl FnOnce() -> R) -> R {
+    // The values are read from this snapshot: the slot's may change
+    // during the poll.
+    let values = cx.clone();
+    let _restore = Restore::enter(cx);
+    values.replayed(f)
 }
 
 impl<F: Future> Future for Instrumented<F> {
@@ -187,8 +201,7 @@ impl<F: Future> Future for Instrumented<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _restore = Restore::enter(&mut this.cx.0);
-        this.inner.poll(cx)
+        poll_in(&mut this.cx.0, || this.inner.poll(cx))
     }
 }
 
@@ -198,8 +211,7 @@ impl<S: Stream> Stream for Instrumented<S> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
-        let _restore = Restore::enter(&mut this.cx.0);
-        this.inner.poll_next(cx)
+        poll_in(&mut this.cx.0, || this.inner.poll_next(cx))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

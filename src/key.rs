@@ -68,6 +68,18 @@ use std::sync::Arc;
 /// [`wrap`](crate::wrap), ...), TransmittableThreadLocal's `copy`: the child
 /// gets its own copy instead of a shared one.
 ///
+/// # Replay
+///
+/// A key made with [`Key::with_replay`] runs its function around the work
+/// that runs in a context holding it: every poll of an
+/// [`Instrumented`](crate::Instrumented), every call of a
+/// [`wrap`](crate::wrap)ped closure, [`Context::run`](crate::Context::run).
+/// It is how a value of another per-thread system (a `tracing` span, an
+/// opentelemetry context, a `thread_local!` of the user's) is installed in
+/// that system for the run and taken out after it: TransmittableThreadLocal's
+/// replay and restore. See [`carry`](crate::carry) for the other half, the
+/// capture.
+///
 /// # Examples
 ///
 /// ```
@@ -84,12 +96,20 @@ use std::sync::Arc;
 pub struct Key<T: Send + Sync + 'static> {
     name: &'static str,
     fork: Option<fn(&T) -> T>,
+    replay: Option<Replay<T>>,
 }
+
+/// A key's replay function: installs the value for `run`, restores after.
+type Replay<T> = fn(&T, &mut dyn FnMut());
 
 impl<T: Send + Sync + 'static> Key<T> {
     /// Makes a key. Use it to initialise a `static`.
     pub const fn new(name: &'static str) -> Key<T> {
-        Key { name, fork: None }
+        Key {
+            name,
+            fork: None,
+            replay: None,
+        }
     }
 
     /// Gives the key a fork policy: `fork` makes the value a child task gets
@@ -117,6 +137,58 @@ impl<T: Send + Sync + 'static> Key<T> {
         Key {
             name: self.name,
             fork: Some(fork),
+            replay: self.replay,
+        }
+    }
+
+    /// Gives the key a replay function: whenever work runs in a context
+    /// holding a value for this key, `replay(value, run)` is called and must
+    /// call `run` (the poll, the closure) once, with the value installed
+    /// wherever it belongs, and put back what was there after `run` returns
+    /// or unwinds (a guard's `Drop` does both).
+    ///
+    /// Replay functions run, in key order, around each poll of an
+    /// [`Instrumented`](crate::Instrumented), each call of a
+    /// [`wrap`](crate::wrap)ped closure (and so the closures of
+    /// `spawn_blocking` and `ctx::thread`), and [`Context::run`](crate::Context::run);
+    /// not around a guard of [`Context::enter`](crate::Context::enter) (it has
+    /// no closure to wrap) nor the drop of a future. Work whose context holds
+    /// no such value pays one branch. A function that does not call `run` is
+    /// bypassed: the work runs without its value installed.
+    ///
+    /// # Examples
+    ///
+    /// Carrying a `thread_local!` of one's own:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use ctx::Key;
+    ///
+    /// thread_local! {
+    ///     static LOCALE: RefCell<&'static str> = const { RefCell::new("en") };
+    /// }
+    ///
+    /// static CARRIED_LOCALE: Key<&'static str> = Key::new("locale").with_replay(|locale, run| {
+    ///     // Installed for the run, and put back even if it panics.
+    ///     struct Restore(&'static str);
+    ///     impl Drop for Restore {
+    ///         fn drop(&mut self) {
+    ///             LOCALE.with_borrow_mut(|l| *l = self.0);
+    ///         }
+    ///     }
+    ///     let _restore = Restore(LOCALE.replace(locale));
+    ///     run();
+    /// });
+    ///
+    /// let job = CARRIED_LOCALE.sync_scope("fr", || ctx::wrap(|| LOCALE.with_borrow(|l| *l)));
+    /// assert_eq!(std::thread::spawn(job).join().unwrap(), "fr");
+    /// assert_eq!(LOCALE.with_borrow(|l| *l), "en");
+    /// ```
+    pub const fn with_replay(self, replay: fn(&T, &mut dyn FnMut())) -> Key<T> {
+        Key {
+            name: self.name,
+            fork: self.fork,
+            replay: Some(replay),
         }
     }
 
@@ -132,6 +204,7 @@ impl<T: Send + Sync + 'static> fmt::Debug for Key<T> {
             .field("name", &self.name)
             .field("type", &std::any::type_name::<T>())
             .field("forks", &self.fork.is_some())
+            .field("replays", &self.replay.is_some())
             .finish()
     }
 }
@@ -147,6 +220,10 @@ pub(crate) trait ErasedKey: Send + Sync {
     fn forks(&self) -> bool;
     /// The forked value, or `None` if the key has no fork policy.
     fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>>;
+    fn replays(&self) -> bool;
+    /// Runs `run` inside the key's replay function for `value` (just `run`
+    /// without one, or if the function does not call it).
+    fn replay(&self, value: &(dyn Any + Send + Sync), run: &mut dyn FnMut());
 }
 
 impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
@@ -162,5 +239,24 @@ impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
         let fork = self.fork?;
         let value = value.downcast_ref::<T>()?;
         Some(Arc::new(fork(value)))
+    }
+
+    fn replays(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    fn replay(&self, value: &(dyn Any + Send + Sync), run: &mut dyn FnMut()) {
+        let mut ran = false;
+        if let (Some(replay), Some(value)) = (self.replay, value.downcast_ref::<T>()) {
+            replay(value, &mut || {
+                if !ran {
+                    ran = true;
+                    run();
+                }
+            });
+        }
+        if !ran {
+            run();
+        }
     }
 }

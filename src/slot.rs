@@ -102,14 +102,13 @@ impl Context {
     /// assert_eq!(seen, Some(42));
     /// ```
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _guard = self.enter();
-        f()
+        run_owned(self.clone(), f)
     }
 
     /// Captures the current context for a child task: one reference count
     /// when no key forks.
     pub(crate) fn capture() -> Context {
-        Context::current().fork()
+        crate::carry::captured(Context::current().fork())
     }
 }
 
@@ -317,6 +316,19 @@ impl fmt::Debug for ContextGuard {
             .field("active", &self.prev.is_some())
             .finish()
     }
+}
+
+/// Runs `f` with `cx` current (a guard's scope), inside the replay
+/// functions of its values if it has any.
+#[inline]
+pub(crate) fn run_owned<R>(cx: Context, f: impl FnOnce() -> R) -> R {
+    if cx.replays() {
+        let values = cx.clone();
+        let _guard = enter_owned(cx);
+        return values.replayed(f);
+    }
+    let _guard = enter_owned(cx);
+    f()
 }
 
 pub(crate) fn enter_owned(mut cx: Context) -> ContextGuard {

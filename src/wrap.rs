@@ -2,7 +2,7 @@
 //! callbacks.
 
 use crate::context::Context;
-use crate::slot::enter_owned;
+use crate::slot::run_owned;
 
 /// Wraps a closure so that it runs in the caller's context, wherever and
 /// whenever it is called: TransmittableThreadLocal's `TtlRunnable`.
@@ -29,10 +29,7 @@ where
     F: FnOnce() -> R,
 {
     let cx = Context::capture();
-    move || {
-        let _guard = enter_owned(cx);
-        f()
-    }
+    move || run_owned(cx, f)
 }
 
 /// Wraps a closure that is called many times (rayon's `for_each` and `map`,

@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("slot", 2),
     ("future", 2),
     ("access", 2),
+    ("carry", 2),
     ("wrap", 2),
     ("spawn", 2),
     ("thread", 2),

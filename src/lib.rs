@@ -149,6 +149,10 @@ pub mod trace;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod propagation;
+// 5. Integrations.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod spans;
 
 pub use context::Context;
 pub use error::AccessError;

@@ -164,7 +164,7 @@ fn spawned_work_keeps_the_span_current_at_the_spawn() {
             ] {
                 assert_eq!(
                     scopes_of(&format!("{tag}: {what}")),
-                    [request_only.clone()],
+                    std::slice::from_ref(&request_only),
                     "{what}"
                 );
             }

@@ -1,9 +1,11 @@
 //! Zipkin B3: the single `b3` header and the `X-B3-*` headers.
 
+use super::carrier::{Extractor, Injector};
 use super::names::{
     B3, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
 };
-use super::{Extractor, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::Propagator;
 use crate::model::{
     ascii_str, decode_hex_u128, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
 };
@@ -454,7 +456,7 @@ mod tests {
     }
 
     fn multi(pairs: &[(&str, &str)]) -> Option<TraceContext> {
-        let h = crate::propagation::header_map(pairs);
+        let h = crate::propagation::carrier::header_map(pairs);
         let mut p = Propagated::new();
         B3Propagator::new().extract(&h, &mut p);
         p.trace

@@ -1,7 +1,9 @@
 //! W3C Baggage: the `baggage` header.
 
+use super::carrier::{Extractor, Fields, Injector};
 use super::names::BAGGAGE;
-use super::{Extractor, Fields, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::Propagator;
 use crate::baggage::Baggage;
 
 /// W3C Baggage: reads and writes the `baggage` header.

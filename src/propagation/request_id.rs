@@ -4,8 +4,10 @@
 
 use std::borrow::Cow;
 
+use super::carrier::{Extractor, Injector};
 use super::names::X_REQUEST_ID;
-use super::{Extractor, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::Propagator;
 use crate::model::{trim_ows, RequestId};
 
 impl RequestId {

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use super::carrier::{Extractor, Fields, Injector};
 use super::names::{TRACEPARENT, TRACESTATE};
-use super::{Extractor, Fields, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::Propagator;
 use crate::model::{
     ascii_str, decode_hex_u8, encode_hex_u8, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
     TraceState,
@@ -469,7 +471,7 @@ mod tests {
     }
 
     fn extract(pairs: &[(&str, &str)]) -> Option<TraceContext> {
-        let h = crate::propagation::header_map(pairs);
+        let h = crate::propagation::carrier::header_map(pairs);
         let mut p = Propagated::new();
         TraceContextPropagator::new().extract(&h, &mut p);
         p.trace

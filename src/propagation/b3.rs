@@ -5,7 +5,7 @@ use super::names::{
     B3, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
 };
 use super::propagated::Propagated;
-use super::propagator::Propagator;
+use super::propagator::{FieldNames, Propagator};
 use crate::model::{
     ascii_str, decode_hex_u128, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
 };
@@ -51,6 +51,10 @@ impl B3Encoding {
 ///
 /// Injection writes the trace id as 32 hex digits, the span id, the
 /// sampling state `1` or `0`, and the parent span id when there is one.
+///
+/// Its [`fields`](Propagator::fields) are the headers of both encodings,
+/// whatever the encoding it writes: `b3`, `x-b3-traceid`, `x-b3-spanid`,
+/// `x-b3-parentspanid`, `x-b3-sampled` and `x-b3-flags`.
 ///
 /// # Examples
 /// ```
@@ -311,6 +315,21 @@ impl Propagator for B3Propagator {
                 carrier.remove(name);
             }
         }
+    }
+
+    /// `b3`, `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid`,
+    /// `x-b3-sampled` and `x-b3-flags`, whatever the encoding: extraction
+    /// reads both encodings, and injection writes one and removes the other
+    /// (`x-b3-flags` is read, and removed, but never written).
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::new(&[
+            B3,
+            X_B3_TRACE_ID,
+            X_B3_SPAN_ID,
+            X_B3_PARENT_SPAN_ID,
+            X_B3_SAMPLED,
+            X_B3_FLAGS,
+        ])
     }
 }
 
@@ -720,5 +739,25 @@ mod tests {
         let mut buf = [0u8; 68];
         let n = B3Propagator::format_single(&t, &mut buf);
         assert_eq!(&buf[..n], v.as_bytes());
+    }
+
+    #[test]
+    fn fields_are_both_encodings_whatever_is_written() {
+        let all = [
+            "b3",
+            "x-b3-traceid",
+            "x-b3-spanid",
+            "x-b3-parentspanid",
+            "x-b3-sampled",
+            "x-b3-flags",
+        ];
+        for encoding in [
+            B3Encoding::Single,
+            B3Encoding::Multi,
+            B3Encoding::SingleAndMulti,
+        ] {
+            let p = B3Propagator::with_encoding(encoding);
+            assert_eq!(p.fields().collect::<Vec<_>>(), all, "{encoding:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use super::carrier::{Extractor, Fields, Injector};
 use super::names::BAGGAGE;
 use super::propagated::Propagated;
-use super::propagator::Propagator;
+use super::propagator::{FieldNames, Propagator};
 use crate::baggage::Baggage;
 
 /// W3C Baggage: reads and writes the `baggage` header.
@@ -62,6 +62,11 @@ impl Propagator for BaggagePropagator {
             carrier.set(BAGGAGE, &header);
         }
     }
+
+    /// `baggage`.
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::one(BAGGAGE)
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +119,11 @@ mod tests {
             .unwrap();
         BaggagePropagator::new().inject(&Propagated::new().with_baggage(b), &mut h);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn fields_are_baggage() {
+        let p = BaggagePropagator::new();
+        assert_eq!(p.fields().collect::<Vec<_>>(), ["baggage"]);
     }
 }

@@ -5,7 +5,8 @@
 //!   [`http::HeaderMap`], and a few lines adapt gRPC metadata or
 //!   message-broker headers.
 //! - A [`Propagator`] reads one format from an extractor into a
-//!   [`Propagated`] and writes it from a [`Propagated`] into an injector:
+//!   [`Propagated`], writes it from a [`Propagated`] into an injector, and
+//!   names the fields it uses ([`Propagator::fields`]):
 //!   [`TraceContextPropagator`] (W3C `traceparent` and `tracestate`, Level 2),
 //!   [`BaggagePropagator`] (W3C `baggage`), [`B3Propagator`] (`b3` and
 //!   `X-B3-*`) and [`RequestIdPropagator`] (`x-request-id` or another
@@ -65,7 +66,7 @@ pub use self::b3::{B3Encoding, B3Propagator};
 pub use self::baggage::BaggagePropagator;
 pub use self::carrier::{Extractor, Injector};
 pub use self::propagated::Propagated;
-pub use self::propagator::Propagator;
+pub use self::propagator::{FieldNames, Propagator};
 pub use self::propagators::{extract, inject, Propagators};
 pub use self::request_id::RequestIdPropagator;
 pub use self::traceparent::{TraceContextPropagator, TraceParent};

@@ -7,7 +7,7 @@ use super::b3::B3Propagator;
 use super::baggage::BaggagePropagator;
 use super::carrier::{Extractor, Injector};
 use super::propagated::Propagated;
-use super::propagator::Propagator;
+use super::propagator::{FieldNames, Propagator};
 use super::request_id::RequestIdPropagator;
 use super::traceparent::TraceContextPropagator;
 
@@ -72,6 +72,26 @@ impl Propagators {
     pub fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
         Propagator::inject(self, from, carrier);
     }
+
+    /// The fields of every configured format, in the order of the list, each
+    /// name once (see [`Propagator::fields`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use ctx::propagation::{Propagators, RequestIdPropagator, TraceContextPropagator};
+    ///
+    /// let propagators = Propagators::empty()
+    ///     .with(TraceContextPropagator::new())
+    ///     .with(RequestIdPropagator::with_header("X-Correlation-Id"))
+    ///     .with(TraceContextPropagator::new());
+    /// assert_eq!(
+    ///     propagators.fields().collect::<Vec<_>>(),
+    ///     ["traceparent", "tracestate", "x-correlation-id"],
+    /// );
+    /// ```
+    pub fn fields(&self) -> FieldNames<'_> {
+        Propagator::fields(self)
+    }
 }
 
 impl Default for Propagators {
@@ -91,6 +111,19 @@ impl Propagator for Propagators {
         for p in &self.list {
             p.inject(from, carrier);
         }
+    }
+
+    /// The union of the list's fields, in order, without duplicates (names
+    /// compared case-insensitively). Collected on each call: it is meant for
+    /// setting things up, not for every request.
+    fn fields(&self) -> FieldNames<'_> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.list.iter().flat_map(|p| p.fields()) {
+            if !names.iter().any(|seen| seen.eq_ignore_ascii_case(name)) {
+                names.push(name);
+            }
+        }
+        names.into_iter().collect()
     }
 }
 
@@ -122,6 +155,7 @@ mod tests {
     use super::*;
     use crate::baggage::Baggage;
     use crate::model::RequestId;
+    use crate::propagation::b3::B3Encoding;
     use crate::propagation::carrier::header_map;
     use crate::trace::{SpanId, TraceContext, TraceFlags, TraceId};
     use http::HeaderMap;
@@ -222,5 +256,121 @@ mod tests {
         let mut h = HeaderMap::new();
         inject(&Propagated::new(), &mut h);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn fields_are_the_union_in_order() {
+        assert_eq!(
+            Propagators::new().fields().collect::<Vec<_>>(),
+            [
+                "traceparent",
+                "tracestate",
+                "baggage",
+                "b3",
+                "x-b3-traceid",
+                "x-b3-spanid",
+                "x-b3-parentspanid",
+                "x-b3-sampled",
+                "x-b3-flags",
+                "x-request-id",
+            ]
+        );
+        let twice = Propagators::empty()
+            .with(B3Propagator::multi())
+            .with(RequestIdPropagator::with_header("X-B3-Sampled"))
+            .with(Propagators::new());
+        let names: Vec<&str> = twice.fields().collect();
+        assert_eq!(
+            names[..6],
+            [
+                "b3",
+                "x-b3-traceid",
+                "x-b3-spanid",
+                "x-b3-parentspanid",
+                "x-b3-sampled",
+                "x-b3-flags"
+            ]
+        );
+        assert_eq!(
+            names[6..],
+            ["traceparent", "tracestate", "baggage", "x-request-id"]
+        );
+        assert_eq!(Propagators::empty().fields().len(), 0);
+    }
+
+    /// A carrier that records the names a propagator asks for, sets and
+    /// removes.
+    #[derive(Default)]
+    struct Recorder {
+        map: HeaderMap,
+        names: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Extractor for Recorder {
+        fn get(&self, name: &str) -> Option<&[u8]> {
+            self.names.borrow_mut().push(name.to_owned());
+            Extractor::get(&self.map, name)
+        }
+
+        fn get_all<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+            self.names.borrow_mut().push(name.to_owned());
+            Extractor::get_all(&self.map, name, f);
+        }
+    }
+
+    impl Injector for Recorder {
+        fn set(&mut self, name: &str, value: &str) {
+            self.names.get_mut().push(name.to_owned());
+            Injector::set(&mut self.map, name, value);
+        }
+
+        fn remove(&mut self, name: &str) {
+            self.names.get_mut().push(name.to_owned());
+            Injector::remove(&mut self.map, name);
+        }
+    }
+
+    #[test]
+    fn every_name_a_propagator_uses_is_in_its_fields() {
+        let b3 = |encoding| B3Propagator::with_encoding(encoding);
+        let propagators: [&dyn Propagator; 8] = [
+            &TraceContextPropagator::new(),
+            &BaggagePropagator::new(),
+            &b3(B3Encoding::Single),
+            &b3(B3Encoding::Multi),
+            &b3(B3Encoding::SingleAndMulti),
+            &RequestIdPropagator::with_header("X-Correlation-Id"),
+            &RequestIdPropagator::new(),
+            &Propagators::new(),
+        ];
+        let parent = TraceContext::new_root().child();
+        let sent = [
+            Propagated::new(),
+            Propagated::new().with_sampled(false),
+            Propagated::new()
+                .with_trace(TraceContext::new_root().with_state("a=1".parse().unwrap()))
+                .with_baggage("k=v".parse().unwrap())
+                .with_request_id(RequestId::random()),
+            Propagated::new().with_trace(parent),
+        ];
+        for p in propagators {
+            let fields: Vec<&str> = p.fields().collect();
+            for from in &sent {
+                let mut carrier = Recorder::default();
+                p.inject(from, &mut carrier);
+                // Read back what was written, and also from a carrier that
+                // has nothing (every fallback is tried).
+                let empty = Recorder::default();
+                p.extract(&carrier, &mut Propagated::new());
+                p.extract(&empty, &mut Propagated::new());
+                let used = carrier.names.into_inner().into_iter();
+                for name in used.chain(empty.names.into_inner()) {
+                    assert!(
+                        fields.contains(&name.as_str()),
+                        "{p:?} uses {name}, fields {fields:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use super::carrier::{Extractor, Injector};
 use super::names::X_REQUEST_ID;
 use super::propagated::Propagated;
-use super::propagator::Propagator;
+use super::propagator::{FieldNames, Propagator};
 use crate::model::{trim_ows, RequestId};
 
 impl RequestId {
@@ -95,6 +95,11 @@ impl Propagator for RequestIdPropagator {
             carrier.set(&self.header, id.as_str());
         }
     }
+
+    /// The configured header, lowercase (see [`header`](Self::header)).
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::one(&self.header)
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +175,19 @@ mod tests {
         let mut out = Propagated::new();
         p.extract(&h, &mut out);
         assert!(out.request_id.is_none());
+    }
+
+    #[test]
+    fn fields_are_the_configured_header() {
+        let names = |p: &RequestIdPropagator| p.fields().collect::<Vec<_>>().join(",");
+        assert_eq!(names(&RequestIdPropagator::new()), "x-request-id");
+        assert_eq!(
+            names(&RequestIdPropagator::with_header("X-Correlation-Id")),
+            "x-correlation-id"
+        );
+        assert_eq!(
+            names(&RequestIdPropagator::with_header(String::from("x-owned"))),
+            "x-owned"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use super::carrier::{Extractor, Fields, Injector};
 use super::names::{TRACEPARENT, TRACESTATE};
 use super::propagated::Propagated;
-use super::propagator::Propagator;
+use super::propagator::{FieldNames, Propagator};
 use crate::model::{
     ascii_str, decode_hex_u8, encode_hex_u8, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
     TraceState,
@@ -214,6 +214,11 @@ impl Propagator for TraceContextPropagator {
         } else {
             carrier.set(TRACESTATE, trace.state().header());
         }
+    }
+
+    /// `traceparent` and `tracestate`.
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::new(&[TRACEPARENT, TRACESTATE])
     }
 }
 
@@ -629,5 +634,11 @@ mod tests {
         let mut p = Propagated::new().with_trace(first.clone());
         TraceContextPropagator::new().extract(&h, &mut p);
         assert_eq!(p.trace, Some(first));
+    }
+
+    #[test]
+    fn fields_are_traceparent_and_tracestate() {
+        let p = TraceContextPropagator::new();
+        assert_eq!(p.fields().collect::<Vec<_>>(), [TRACEPARENT, TRACESTATE]);
     }
 }

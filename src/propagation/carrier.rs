@@ -1,6 +1,9 @@
 //! Carriers: [`Extractor`] and [`Injector`], their implementations for
-//! [`http::HeaderMap`], and `Fields`, the values of one field collected
-//! for the parsers.
+//! [`http::HeaderMap`] and `HashMap<String, String>`, and `Fields`, the
+//! values of one field collected for the parsers.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -12,6 +15,10 @@ use super::names;
 /// case-insensitively (as [`http::HeaderMap`] does). Values are raw bytes:
 /// a header value need not be UTF-8, and the parsers reject what they do
 /// not understand.
+///
+/// ctx implements it for [`http::HeaderMap`] and for
+/// `HashMap<String, String>` (message-broker headers, your own maps: see
+/// that implementation for how it matches names).
 ///
 /// # Examples
 /// Adapting a carrier of `(name, value)` pairs:
@@ -171,6 +178,93 @@ fn header_name(name: &str) -> Option<HeaderName> {
     }
 }
 
+/// Message-broker headers, or any map of your own: names are matched
+/// case-insensitively, so a map filled by a client that wrote
+/// `TraceParent` is read like one that wrote `traceparent`.
+///
+/// A name stored in lowercase is found by one lookup; otherwise the map is
+/// scanned. A map holding one name in several spellings (which [`Injector`]
+/// never leaves behind) has a value under each: [`get`](Extractor::get)
+/// returns the lowercase one if there is one, else any of them, and
+/// [`get_all`](Extractor::get_all) yields the lowercase one first, then the
+/// others in the map's order.
+///
+/// # Examples
+/// ```
+/// use std::collections::HashMap;
+///
+/// use ctx::propagation::{Propagated, Propagators};
+/// use ctx::trace::TraceContext;
+///
+/// // A producer writes the context into a message's headers...
+/// let mut headers: HashMap<String, String> = HashMap::new();
+/// headers.insert("Baggage".into(), "stale=1".into());
+/// let sent = Propagated::new()
+///     .with_trace(TraceContext::new_root())
+///     .with_baggage("tenant=acme".parse().unwrap());
+/// Propagators::new().inject(&sent, &mut headers);
+/// // (`baggage` replaced the `Baggage` it found, whatever its case.)
+/// assert_eq!(headers["baggage"], "tenant=acme");
+/// assert!(!headers.contains_key("Baggage"));
+///
+/// // ...and a consumer reads it back, whatever case the broker kept.
+/// let received: HashMap<String, String> = headers
+///     .into_iter()
+///     .map(|(k, v)| (k.to_ascii_uppercase(), v))
+///     .collect();
+/// let remote = Propagators::new().extract(&received);
+/// assert_eq!(remote.trace, sent.trace);
+/// assert_eq!(remote.baggage.get("tenant"), Some("acme"));
+/// ```
+impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        if let Some(v) = HashMap::get(self, name) {
+            return Some(v.as_bytes());
+        }
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_bytes())
+    }
+
+    fn get_all<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        if let Some(v) = HashMap::get(self, name) {
+            f(v.as_bytes());
+        }
+        for (k, v) in self {
+            if k != name && k.eq_ignore_ascii_case(name) {
+                f(v.as_bytes());
+            }
+        }
+    }
+}
+
+/// Message-broker headers, or any map of your own (see the
+/// [`Extractor`] implementation for an example): [`set`](Injector::set)
+/// stores the value under the name as given (lowercase) and removes the
+/// other keys that match it case-insensitively, so a map never holds one
+/// name in two spellings after it; [`remove`](Injector::remove) removes
+/// every key that matches. Both scan the map.
+impl<S: BuildHasher> Injector for HashMap<String, String, S> {
+    fn set(&mut self, name: &str, value: &str) {
+        self.retain(|k, _| k == name || !k.eq_ignore_ascii_case(name));
+        match self.get_mut(name) {
+            Some(v) => {
+                v.clear();
+                v.push_str(value);
+            }
+            None => {
+                self.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if !self.is_empty() {
+            self.retain(|k, _| !k.eq_ignore_ascii_case(name));
+        }
+    }
+}
+
 /// The values of one field, collected without allocating when there are
 /// few (the usual case is one).
 pub(crate) struct Fields<'a> {
@@ -249,6 +343,67 @@ mod tests {
         let got: Vec<&[u8]> = fields.as_slice().to_vec();
         let want: Vec<&[u8]> = pairs.iter().map(|(_, v)| v.as_bytes()).collect();
         assert_eq!(got, want);
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn all<'a>(carrier: &'a dyn Extractor, name: &str) -> Vec<&'a [u8]> {
+        let mut values = Vec::new();
+        carrier.get_all(name, &mut |v| values.push(v));
+        values
+    }
+
+    #[test]
+    fn hash_map_extractor_matches_names_case_insensitively() {
+        let m = map(&[("TraceParent", "tp"), ("x-request-id", "id")]);
+        assert_eq!(Extractor::get(&m, "traceparent"), Some(&b"tp"[..]));
+        assert_eq!(Extractor::get(&m, "x-request-id"), Some(&b"id"[..]));
+        assert_eq!(Extractor::get(&m, "baggage"), None);
+        assert_eq!(all(&m, "traceparent"), [b"tp"]);
+        assert!(all(&m, "baggage").is_empty());
+
+        // Two spellings of one name are two values, the lowercase one first.
+        let m = map(&[("BAGGAGE", "b=2"), ("baggage", "a=1"), ("Baggage", "c=3")]);
+        assert_eq!(Extractor::get(&m, "baggage"), Some(&b"a=1"[..]));
+        let values = all(&m, "baggage");
+        assert_eq!(values.len(), 3);
+        assert_eq!(values[0], b"a=1");
+        assert!(values.contains(&&b"b=2"[..]) && values.contains(&&b"c=3"[..]));
+    }
+
+    #[test]
+    fn hash_map_injector_replaces_and_removes_every_spelling() {
+        let mut m = map(&[("Baggage", "old"), ("BAGGAGE", "older"), ("host", "h")]);
+        m.set("baggage", "new");
+        assert_eq!(m, map(&[("baggage", "new"), ("host", "h")]));
+        m.set("baggage", "newer");
+        assert_eq!(m, map(&[("baggage", "newer"), ("host", "h")]));
+        m.set("x-request-id", "id");
+        assert_eq!(m["x-request-id"], "id");
+
+        let mut m = map(&[("X-B3-Sampled", "1"), ("x-b3-sampled", "0"), ("host", "h")]);
+        Injector::remove(&mut m, "x-b3-sampled");
+        assert_eq!(m, map(&[("host", "h")]));
+        Injector::remove(&mut m, "absent");
+        assert_eq!(m, map(&[("host", "h")]));
+        let mut empty = HashMap::<String, String>::new();
+        Injector::remove(&mut empty, "baggage");
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn hash_map_with_another_hasher_is_a_carrier() {
+        type Map = HashMap<String, String, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
+        let mut m = Map::default();
+        m.insert("B3".into(), "1".into());
+        m.set("b3", "0");
+        assert_eq!(m.len(), 1);
+        assert_eq!(Extractor::get(&m, "b3"), Some(&b"0"[..]));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! wire.
 //!
 //! - [`Extractor`] and [`Injector`] adapt a carrier: they are implemented for
-//!   [`http::HeaderMap`], and a few lines adapt gRPC metadata or
-//!   message-broker headers.
+//!   [`http::HeaderMap`] and for `HashMap<String, String>` (message-broker
+//!   headers, names matched case-insensitively), and a few lines adapt gRPC
+//!   metadata or another carrier.
 //! - A [`Propagator`] reads one format from an extractor into a
 //!   [`Propagated`], writes it from a [`Propagated`] into an injector, and
 //!   names the fields it uses ([`Propagator::fields`]):

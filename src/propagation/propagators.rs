@@ -373,4 +373,28 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_hash_map_carries_every_format() {
+        use std::collections::HashMap;
+
+        let fields = Propagated::new()
+            .with_trace(TraceContext::new_root().with_state("a=1".parse().unwrap()))
+            .with_baggage("k=v".parse().unwrap())
+            .with_request_id(RequestId::random());
+        let mut m: HashMap<String, String> = HashMap::new();
+        inject(&fields, &mut m);
+        assert_eq!(extract(&m), fields);
+        // A broker that changed the names' case changes nothing.
+        let upper: HashMap<String, String> = m
+            .iter()
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+            .collect();
+        assert_eq!(extract(&upper), fields);
+        // Two spellings of `traceparent` are two fields: invalid, as in HTTP.
+        let mut two = upper.clone();
+        two.insert("traceparent".into(), upper["TRACEPARENT"].clone());
+        two.remove("B3");
+        assert_eq!(extract(&two).trace, None);
+    }
 }

@@ -75,10 +75,10 @@ pub trait Injector {
     /// Removes the field `name`, if the carrier has it.
     ///
     /// Propagators call it for the fields of their format that they do not
-    /// write this time (no `tracestate` to send, no parent span), so that a
-    /// value already in the carrier is not sent beside a trace it does not
-    /// belong to. The default does nothing, which is right for carriers that
-    /// start empty.
+    /// write this time (no trace context, no `tracestate`, no parent span,
+    /// no baggage, no request id), so that a value already in the carrier
+    /// is not sent on behalf of a context it does not belong to. The default
+    /// does nothing, which is right for carriers that start empty.
     fn remove(&mut self, name: &str) {
         let _ = name;
     }
@@ -160,13 +160,17 @@ impl Injector for HeaderMap {
         }
     }
 
+    /// An invalid name matches nothing. Never allocates.
     fn remove(&mut self, name: &str) {
         if self.is_empty() {
             return;
         }
-        if let Some(name) = header_name(name) {
-            HeaderMap::remove(self, name);
-        }
+        // A `&str` is looked up as it is (lowercased on the stack), where a
+        // `HeaderName` built from it would allocate.
+        match known_header(name) {
+            Some(name) => HeaderMap::remove(self, name),
+            None => HeaderMap::remove(self, name),
+        };
     }
 }
 

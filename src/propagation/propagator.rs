@@ -15,8 +15,13 @@ use super::propagated::Propagated;
 ///   trace context, empty baggage, no request id), so that in a
 ///   [`Propagators`] list the first format present wins. Invalid input
 ///   leaves `into` unchanged.
-/// - `inject` writes the fields it knows about when they are set, and
-///   nothing otherwise.
+/// - `inject` makes the carrier's fields of this format describe `from`
+///   alone: it writes those `from` has a value for and removes the others
+///   with [`Injector::remove`] (a `baggage` header when the baggage is
+///   empty, `traceparent` when there is no trace context), so that a value
+///   already in the carrier never travels with a context it does not
+///   belong to. The formats of one [`Propagators`] list should therefore
+///   not share fields.
 /// - [`fields`](Propagator::fields) names every field `extract` reads and
 ///   `inject` writes or removes.
 /// - None of them panics, whatever the carrier holds.

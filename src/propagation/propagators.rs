@@ -397,4 +397,29 @@ mod tests {
         two.remove("B3");
         assert_eq!(extract(&two).trace, None);
     }
+
+    #[test]
+    fn empty_fields_clear_every_format() {
+        let stale = [
+            ("traceparent", TP),
+            ("tracestate", "old=1"),
+            ("baggage", "user=mallory"),
+            ("b3", B3),
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+            ("x-request-id", "another-request"),
+            ("host", "example.com"),
+        ];
+        let mut h = header_map(&stale);
+        inject(&Propagated::new(), &mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["host"]);
+
+        let mut m: std::collections::HashMap<String, String> = stale
+            .iter()
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.to_string()))
+            .collect();
+        inject(&Propagated::new(), &mut m);
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["HOST"]);
+    }
 }

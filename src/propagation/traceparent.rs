@@ -146,7 +146,9 @@ impl fmt::Display for TraceParent {
 ///   kept); see [`TraceState::parse`].
 ///
 /// Injection writes `traceparent` (version `00`) and, when it is not empty,
-/// `tracestate`.
+/// `tracestate`. The two headers are the trace context's alone: with no
+/// trace context, injection removes both from the carrier, and with an
+/// empty trace state, it removes `tracestate`.
 ///
 /// # Examples
 /// ```
@@ -203,6 +205,10 @@ impl Propagator for TraceContextPropagator {
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
         let Some(trace) = &from.trace else {
+            // No trace to send: one already in the carrier is not this
+            // context's.
+            carrier.remove(TRACEPARENT);
+            carrier.remove(TRACESTATE);
             return;
         };
         let tp = TraceParent::from(trace).to_bytes();
@@ -640,5 +646,19 @@ mod tests {
     fn fields_are_traceparent_and_tracestate() {
         let p = TraceContextPropagator::new();
         assert_eq!(p.fields().collect::<Vec<_>>(), [TRACEPARENT, TRACESTATE]);
+    }
+
+    #[test]
+    fn inject_without_a_trace_removes_both_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        h.insert("tracestate", "old=1".parse().unwrap());
+        h.insert("host", "example.com".parse().unwrap());
+        TraceContextPropagator::new().inject(&Propagated::new(), &mut h);
+        assert!(
+            !h.contains_key("traceparent") && !h.contains_key("tracestate"),
+            "{h:?}"
+        );
+        assert_eq!(h.len(), 1);
     }
 }

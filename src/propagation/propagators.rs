@@ -14,7 +14,13 @@ use super::traceparent::TraceContextPropagator;
 /// An ordered list of propagators used as one.
 ///
 /// On extract, the propagators run in order and each fills only what the
-/// ones before it left empty. On inject, every propagator writes its format.
+/// ones before it left empty. On inject, every propagator writes its format
+/// and removes the fields of its format that the context has no value for
+/// (see [`Propagator`]'s contract), so the formats of one list should not
+/// share fields: two [`B3Propagator`]s with different encodings would
+/// remove each other's headers, where one with
+/// [`B3Encoding::SingleAndMulti`](crate::propagation::B3Encoding::SingleAndMulti)
+/// writes both.
 ///
 /// # Examples
 /// ```

@@ -248,6 +248,9 @@ impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
 /// other keys that match it case-insensitively, so a map never holds one
 /// name in two spellings after it; [`remove`](Injector::remove) removes
 /// every key that matches. Both scan the map.
+///
+/// `map.remove(name)` is the map's own, case-sensitive method; to remove a
+/// field the way a propagator does, call `Injector::remove(&mut map, name)`.
 impl<S: BuildHasher> Injector for HashMap<String, String, S> {
     fn set(&mut self, name: &str, value: &str) {
         self.retain(|k, _| k == name || !k.eq_ignore_ascii_case(name));

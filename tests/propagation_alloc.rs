@@ -5,7 +5,8 @@
 //! test may allocate while it counts.
 
 use ctx::propagation::{
-    B3Propagator, Propagated, Propagator, RequestIdPropagator, TraceContextPropagator, TraceParent,
+    B3Propagator, Propagated, Propagator, Propagators, RequestIdPropagator, TraceContextPropagator,
+    TraceParent,
 };
 use ctx::trace::{TraceContext, TraceState};
 use http::HeaderMap;
@@ -117,6 +118,24 @@ fn allocation_budget() {
         assert_eq!(n, expected, "request id of {} bytes", id.len());
         assert_eq!(p.request_id.unwrap().as_str(), id);
     }
+
+    // Clearing what a context has no value for allocates nothing, also
+    // for a configured header name that is not one of ctx's.
+    let mut h = headers(&[
+        ("x-correlation-id", "another-request"),
+        ("baggage", "user=mallory"),
+        ("host", "example.com"),
+    ]);
+    let (correlation, all) = (
+        RequestIdPropagator::with_header("x-correlation-id"),
+        Propagators::new(),
+    );
+    let (n, _) = allocations(|| {
+        correlation.inject(&Propagated::new(), &mut h);
+        all.inject(&Propagated::new(), &mut h);
+    });
+    assert_eq!(n, 0, "inject removing stale headers");
+    assert_eq!(h.len(), 1, "{h:?}");
 
     // Reading the current ids.
     root.clone().sync_scope(|| {

@@ -17,10 +17,13 @@ use crate::trace::TraceContext;
 /// `baggage`, B3 single header, `x-request-id`).
 ///
 /// With no trace context current, a new trace is started for the call.
-/// Trace headers already in `headers` are replaced, and those of the
-/// written formats that this trace has no value for (a `tracestate`, a B3
-/// parent span, the other B3 encoding) are removed: a stale value never
-/// rides along with the new span.
+/// The headers of the written formats are the current context's alone:
+/// those already in `headers` are replaced, and those the context has no
+/// value for are removed (a `tracestate`, a B3 parent span, the other B3
+/// encoding, `baggage` when the context has no baggage, `x-request-id`
+/// when it has no request id). A stale value never rides along with the
+/// new span, such as headers copied from the inbound request onto the
+/// outbound one.
 ///
 /// # Examples
 ///
@@ -35,6 +38,15 @@ use crate::trace::TraceContext;
 /// assert!(sent.contains(&request_span.trace_id().to_string()));
 /// // The call is a child span: not the request's own span id.
 /// assert!(!sent.contains(&request_span.span_id().to_string()));
+///
+/// // Headers left from another request go, even those this context has
+/// // no value for.
+/// let mut reused = http::HeaderMap::new();
+/// reused.insert("baggage", "user=mallory".parse().unwrap());
+/// reused.insert("x-request-id", "another-request".parse().unwrap());
+/// request_span.sync_scope(|| ctx::http::inject(&mut reused));
+/// assert!(reused.contains_key("traceparent"));
+/// assert!(!reused.contains_key("baggage") && !reused.contains_key("x-request-id"));
 /// ```
 ///
 /// With `reqwest` (its `HeaderMap` is `http`'s; this recipe runs end to end
@@ -170,5 +182,107 @@ where
         };
         inject_with(propagators, req.headers_mut());
         self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagation::{BaggagePropagator, RequestId, RequestIdPropagator, REQUEST_ID};
+    use tower::{service_fn, ServiceExt};
+
+    /// Headers a caller reuses from another request: every format ctx
+    /// writes, each with a value that is not the current context's.
+    fn stale() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            (
+                "traceparent",
+                "00-11111111111111111111111111111111-2222222222222222-01",
+            ),
+            ("tracestate", "old=1"),
+            ("baggage", "user=mallory"),
+            ("b3", "11111111111111111111111111111111-2222222222222222-1"),
+            ("x-b3-traceid", "11111111111111111111111111111111"),
+            ("x-b3-spanid", "2222222222222222"),
+            ("x-b3-sampled", "1"),
+            ("x-request-id", "another-request"),
+            ("x-correlation-id", "another-request"),
+            ("host", "example.com"),
+        ] {
+            h.insert(k, v.parse().unwrap());
+        }
+        h
+    }
+
+    /// `headers` hold only the current span's trace headers, and `host`.
+    fn assert_only_the_current_trace(headers: &HeaderMap, span: &TraceContext) {
+        let sent = headers["traceparent"].to_str().unwrap();
+        assert!(sent.contains(&span.trace_id().to_string()), "{headers:?}");
+        assert!(headers["b3"]
+            .to_str()
+            .unwrap()
+            .starts_with(&span.trace_id().to_string()));
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["b3", "host", "traceparent"], "{headers:?}");
+    }
+
+    #[test]
+    fn inject_removes_the_formats_the_context_has_nothing_for() {
+        let span = TraceContext::new_root();
+        let mut h = stale();
+        span.clone().sync_scope(|| inject(&mut h));
+        // `x-correlation-id` is no format of the default list: it stays.
+        assert_eq!(h.remove("x-correlation-id").unwrap(), "another-request");
+        assert_only_the_current_trace(&h, &span);
+    }
+
+    #[test]
+    fn inject_replaces_what_the_context_has() {
+        let span = TraceContext::new_root();
+        let mut h = stale();
+        span.sync_scope(|| {
+            crate::baggage::sync_scope("user", "alice", || {
+                REQUEST_ID.sync_scope(RequestId::new("this-request").unwrap(), || inject(&mut h))
+            })
+        });
+        assert_eq!(h["baggage"], "user=alice");
+        assert_eq!(h["x-request-id"], "this-request");
+        assert!(!h.contains_key("tracestate") && !h.contains_key("x-b3-traceid"));
+    }
+
+    #[tokio::test]
+    async fn the_layer_removes_them_too() {
+        let echo = service_fn(|req: Request<()>| async move {
+            Ok::<_, std::convert::Infallible>(req.headers().clone())
+        });
+        let span = TraceContext::new_root();
+        let mut req = Request::new(());
+        *req.headers_mut() = stale();
+        let sent = span
+            .clone()
+            .scope(PropagateLayer::new().layer(echo).oneshot(req))
+            .await
+            .unwrap();
+        let mut sent = sent;
+        sent.remove("x-correlation-id");
+        assert_only_the_current_trace(&sent, &span);
+
+        // With its own formats, the layer clears those.
+        let layer = PropagateLayer::new().propagators(
+            Propagators::empty()
+                .with(BaggagePropagator::new())
+                .with(RequestIdPropagator::with_header("X-Correlation-Id")),
+        );
+        let mut req = Request::new(());
+        *req.headers_mut() = stale();
+        let sent = span.scope(layer.layer(echo).oneshot(req)).await.unwrap();
+        assert!(!sent.contains_key("baggage") && !sent.contains_key("x-correlation-id"));
+        assert_eq!(
+            sent["x-request-id"], "another-request",
+            "not a format of this list"
+        );
+        assert_eq!(sent["tracestate"], "old=1", "not a format of this list");
     }
 }

@@ -1,9 +1,11 @@
 //! Zipkin B3: the single `b3` header and the `X-B3-*` headers.
 
+use super::carrier::{Extractor, Injector};
 use super::names::{
     B3, X_B3_FLAGS, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_SPAN_ID, X_B3_TRACE_ID,
 };
-use super::{Extractor, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::{FieldNames, Propagator};
 use crate::model::{
     ascii_str, decode_hex_u128, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
 };
@@ -48,7 +50,16 @@ impl B3Encoding {
 ///   whole encoding invalid.
 ///
 /// Injection writes the trace id as 32 hex digits, the span id, the
-/// sampling state `1` or `0`, and the parent span id when there is one.
+/// sampling state `1` or `0`, and the parent span id when there is one; with
+/// no trace context, only a bare sampling decision
+/// ([`Propagated::sampled`]), if there is one. The B3 headers are the
+/// context's alone: injection removes from the carrier those of them it
+/// does not write (the other encoding, a parent span, `x-b3-flags`, and
+/// with no trace context the ids).
+///
+/// Its [`fields`](Propagator::fields) are the headers of both encodings,
+/// whatever the encoding it writes: `b3`, `x-b3-traceid`, `x-b3-spanid`,
+/// `x-b3-parentspanid`, `x-b3-sampled` and `x-b3-flags`.
 ///
 /// # Examples
 /// ```
@@ -261,15 +272,19 @@ impl Propagator for B3Propagator {
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
         let Some(trace) = &from.trace else {
-            // A bare decision travels on as one (B3's deny-only header).
-            if let Some(sampled) = from.sampled {
-                let state = sampling_state(sampled);
-                if self.encoding.writes_single() {
-                    carrier.set(B3, state);
-                }
-                if self.encoding.writes_multi() {
-                    carrier.set(X_B3_SAMPLED, state);
-                }
+            // A bare decision travels on as one (B3's deny-only header), and
+            // the rest goes: ids already in the carrier are another trace's.
+            let state = from.sampled.map(sampling_state);
+            match state.filter(|_| self.encoding.writes_single()) {
+                Some(state) => carrier.set(B3, state),
+                None => carrier.remove(B3),
+            }
+            for name in [X_B3_TRACE_ID, X_B3_SPAN_ID, X_B3_PARENT_SPAN_ID, X_B3_FLAGS] {
+                carrier.remove(name);
+            }
+            match state.filter(|_| self.encoding.writes_multi()) {
+                Some(state) => carrier.set(X_B3_SAMPLED, state),
+                None => carrier.remove(X_B3_SAMPLED),
             }
             return;
         };
@@ -309,6 +324,21 @@ impl Propagator for B3Propagator {
                 carrier.remove(name);
             }
         }
+    }
+
+    /// `b3`, `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid`,
+    /// `x-b3-sampled` and `x-b3-flags`, whatever the encoding: extraction
+    /// reads both encodings, and injection writes one and removes the other
+    /// (`x-b3-flags` is read, and removed, but never written).
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::new(&[
+            B3,
+            X_B3_TRACE_ID,
+            X_B3_SPAN_ID,
+            X_B3_PARENT_SPAN_ID,
+            X_B3_SAMPLED,
+            X_B3_FLAGS,
+        ])
     }
 }
 
@@ -454,7 +484,7 @@ mod tests {
     }
 
     fn multi(pairs: &[(&str, &str)]) -> Option<TraceContext> {
-        let h = crate::propagation::header_map(pairs);
+        let h = crate::propagation::carrier::header_map(pairs);
         let mut p = Propagated::new();
         B3Propagator::new().extract(&h, &mut p);
         p.trace
@@ -718,5 +748,71 @@ mod tests {
         let mut buf = [0u8; 68];
         let n = B3Propagator::format_single(&t, &mut buf);
         assert_eq!(&buf[..n], v.as_bytes());
+    }
+
+    #[test]
+    fn fields_are_both_encodings_whatever_is_written() {
+        let all = [
+            "b3",
+            "x-b3-traceid",
+            "x-b3-spanid",
+            "x-b3-parentspanid",
+            "x-b3-sampled",
+            "x-b3-flags",
+        ];
+        for encoding in [
+            B3Encoding::Single,
+            B3Encoding::Multi,
+            B3Encoding::SingleAndMulti,
+        ] {
+            let p = B3Propagator::with_encoding(encoding);
+            assert_eq!(p.fields().collect::<Vec<_>>(), all, "{encoding:?}");
+        }
+    }
+
+    #[test]
+    fn inject_without_a_trace_removes_the_ids() {
+        let carrier = || {
+            let mut h = HeaderMap::new();
+            for (k, v) in [
+                ("b3", "11111111111111111111111111111111-2222222222222222-1"),
+                ("x-b3-traceid", "11111111111111111111111111111111"),
+                ("x-b3-spanid", "2222222222222222"),
+                ("x-b3-parentspanid", "3333333333333333"),
+                ("x-b3-sampled", "1"),
+                ("x-b3-flags", "1"),
+                ("host", "example.com"),
+            ] {
+                h.insert(k, v.parse().unwrap());
+            }
+            h
+        };
+        let names = |h: &HeaderMap| {
+            let mut names: Vec<String> = h.keys().map(|k| k.to_string()).collect();
+            names.sort();
+            names
+        };
+        let deny = Propagated::new().with_sampled(false);
+        for (encoding, written) in [
+            (B3Encoding::Single, &["b3", "host"][..]),
+            (B3Encoding::Multi, &["host", "x-b3-sampled"][..]),
+            (
+                B3Encoding::SingleAndMulti,
+                &["b3", "host", "x-b3-sampled"][..],
+            ),
+        ] {
+            let p = B3Propagator::with_encoding(encoding);
+            let mut h = carrier();
+            p.inject(&Propagated::new(), &mut h);
+            assert_eq!(names(&h), ["host"], "{encoding:?}: nothing to send");
+
+            // A bare decision is sent alone.
+            let mut h = carrier();
+            p.inject(&deny, &mut h);
+            assert_eq!(names(&h), written, "{encoding:?}: a bare decision");
+            for value in h.iter().filter(|(k, _)| *k != "host").map(|(_, v)| v) {
+                assert_eq!(value, "0", "{encoding:?}");
+            }
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! W3C Baggage: the `baggage` header.
 
+use super::carrier::{Extractor, Fields, Injector};
 use super::names::BAGGAGE;
-use super::{Extractor, Fields, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::{FieldNames, Propagator};
 use crate::baggage::Baggage;
 
 /// W3C Baggage: reads and writes the `baggage` header.
@@ -9,7 +11,9 @@ use crate::baggage::Baggage;
 /// Several `baggage` fields are joined in order. Invalid members are
 /// dropped one by one and the limits of the specification apply (see
 /// [`crate::baggage`]); nothing here fails a request. Injection writes the
-/// header only when the baggage is not empty.
+/// header when the baggage is not empty; otherwise (also when every member
+/// is over the limits) it removes a `baggage` header already in the
+/// carrier, which belongs to another context.
 ///
 /// # Examples
 /// ```
@@ -52,13 +56,23 @@ impl Propagator for BaggagePropagator {
     }
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
+        // No baggage to send: a `baggage` header already in the carrier is
+        // not this context's.
         if from.baggage.is_empty() {
+            carrier.remove(BAGGAGE);
             return;
         }
         let header = from.baggage.header();
-        if !header.is_empty() {
+        if header.is_empty() {
+            carrier.remove(BAGGAGE);
+        } else {
             carrier.set(BAGGAGE, &header);
         }
+    }
+
+    /// `baggage`.
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::one(BAGGAGE)
     }
 }
 
@@ -112,5 +126,41 @@ mod tests {
             .unwrap();
         BaggagePropagator::new().inject(&Propagated::new().with_baggage(b), &mut h);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn fields_are_baggage() {
+        let p = BaggagePropagator::new();
+        assert_eq!(p.fields().collect::<Vec<_>>(), ["baggage"]);
+    }
+
+    #[test]
+    fn inject_removes_a_baggage_that_is_not_the_contexts() {
+        let stale = || {
+            let mut h = HeaderMap::new();
+            h.insert("baggage", "user=mallory".parse().unwrap());
+            h.insert("host", "example.com".parse().unwrap());
+            h
+        };
+        let mut h = stale();
+        BaggagePropagator::new().inject(&Propagated::new(), &mut h);
+        assert!(!h.contains_key("baggage"), "no baggage: {h:?}");
+        assert_eq!(h.len(), 1);
+
+        let mut h = stale();
+        let mut over = Baggage::new();
+        over.insert("big", "x".repeat(Baggage::MAX_MEMBER_LEN))
+            .unwrap();
+        BaggagePropagator::new().inject(&Propagated::new().with_baggage(over), &mut h);
+        assert!(
+            !h.contains_key("baggage"),
+            "nothing within the limits: {h:?}"
+        );
+
+        let mut h = stale();
+        let fields = Propagated::new().with_baggage("user=alice".parse().unwrap());
+        BaggagePropagator::new().inject(&fields, &mut h);
+        assert_eq!(h["baggage"], "user=alice");
+        assert_eq!(h.get_all("baggage").iter().count(), 1);
     }
 }

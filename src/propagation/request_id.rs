@@ -4,8 +4,10 @@
 
 use std::borrow::Cow;
 
+use super::carrier::{Extractor, Injector};
 use super::names::X_REQUEST_ID;
-use super::{Extractor, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::{FieldNames, Propagator};
 use crate::model::{trim_ows, RequestId};
 
 impl RequestId {
@@ -28,7 +30,8 @@ impl RequestId {
 ///
 /// Extraction takes the first value of the header; an invalid value (see
 /// [`RequestId::parse`]) is ignored. Injection writes the request id when
-/// there is one.
+/// there is one, and otherwise removes the header from the carrier: an id
+/// already there belongs to another request.
 ///
 /// # Examples
 /// ```
@@ -89,9 +92,17 @@ impl Propagator for RequestIdPropagator {
     }
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
-        if let Some(id) = &from.request_id {
-            carrier.set(&self.header, id.as_str());
+        match &from.request_id {
+            Some(id) => carrier.set(&self.header, id.as_str()),
+            // No id to send: one already in the carrier is another
+            // request's.
+            None => carrier.remove(&self.header),
         }
+    }
+
+    /// The configured header, lowercase (see [`header`](Self::header)).
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::one(&self.header)
     }
 }
 
@@ -168,5 +179,47 @@ mod tests {
         let mut out = Propagated::new();
         p.extract(&h, &mut out);
         assert!(out.request_id.is_none());
+    }
+
+    #[test]
+    fn fields_are_the_configured_header() {
+        let names = |p: &RequestIdPropagator| p.fields().collect::<Vec<_>>().join(",");
+        assert_eq!(names(&RequestIdPropagator::new()), "x-request-id");
+        assert_eq!(
+            names(&RequestIdPropagator::with_header("X-Correlation-Id")),
+            "x-correlation-id"
+        );
+        assert_eq!(
+            names(&RequestIdPropagator::with_header(String::from("x-owned"))),
+            "x-owned"
+        );
+    }
+
+    #[test]
+    fn inject_removes_an_id_that_is_not_the_contexts() {
+        let stale = || {
+            let mut h = http::HeaderMap::new();
+            h.insert("x-request-id", "another".parse().unwrap());
+            h.insert("x-correlation-id", "another".parse().unwrap());
+            h
+        };
+        let mut h = stale();
+        RequestIdPropagator::new().inject(&Propagated::new(), &mut h);
+        assert!(!h.contains_key("x-request-id"), "{h:?}");
+        assert_eq!(h["x-correlation-id"], "another", "not this propagator's");
+
+        let mut h = stale();
+        RequestIdPropagator::with_header("X-Correlation-Id").inject(&Propagated::new(), &mut h);
+        assert!(!h.contains_key("x-correlation-id"), "{h:?}");
+        assert_eq!(h["x-request-id"], "another", "not this propagator's");
+
+        let mut h = stale();
+        RequestIdPropagator::with_header("bad name").inject(&Propagated::new(), &mut h);
+        assert_eq!(h.len(), 2, "an invalid name removes nothing");
+
+        let mut h = stale();
+        let fields = Propagated::new().with_request_id(RequestId::new("this").unwrap());
+        RequestIdPropagator::new().inject(&fields, &mut h);
+        assert_eq!(h["x-request-id"], "this");
     }
 }

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use super::carrier::{Extractor, Fields, Injector};
 use super::names::{TRACEPARENT, TRACESTATE};
-use super::{Extractor, Fields, Injector, Propagated, Propagator};
+use super::propagated::Propagated;
+use super::propagator::{FieldNames, Propagator};
 use crate::model::{
     ascii_str, decode_hex_u8, encode_hex_u8, trim_ows, SpanId, TraceContext, TraceFlags, TraceId,
     TraceState,
@@ -144,7 +146,9 @@ impl fmt::Display for TraceParent {
 ///   kept); see [`TraceState::parse`].
 ///
 /// Injection writes `traceparent` (version `00`) and, when it is not empty,
-/// `tracestate`.
+/// `tracestate`. The two headers are the trace context's alone: with no
+/// trace context, injection removes both from the carrier, and with an
+/// empty trace state, it removes `tracestate`.
 ///
 /// # Examples
 /// ```
@@ -201,6 +205,10 @@ impl Propagator for TraceContextPropagator {
 
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
         let Some(trace) = &from.trace else {
+            // No trace to send: one already in the carrier is not this
+            // context's.
+            carrier.remove(TRACEPARENT);
+            carrier.remove(TRACESTATE);
             return;
         };
         let tp = TraceParent::from(trace).to_bytes();
@@ -212,6 +220,11 @@ impl Propagator for TraceContextPropagator {
         } else {
             carrier.set(TRACESTATE, trace.state().header());
         }
+    }
+
+    /// `traceparent` and `tracestate`.
+    fn fields(&self) -> FieldNames<'_> {
+        FieldNames::new(&[TRACEPARENT, TRACESTATE])
     }
 }
 
@@ -469,7 +482,7 @@ mod tests {
     }
 
     fn extract(pairs: &[(&str, &str)]) -> Option<TraceContext> {
-        let h = crate::propagation::header_map(pairs);
+        let h = crate::propagation::carrier::header_map(pairs);
         let mut p = Propagated::new();
         TraceContextPropagator::new().extract(&h, &mut p);
         p.trace
@@ -627,5 +640,25 @@ mod tests {
         let mut p = Propagated::new().with_trace(first.clone());
         TraceContextPropagator::new().extract(&h, &mut p);
         assert_eq!(p.trace, Some(first));
+    }
+
+    #[test]
+    fn fields_are_traceparent_and_tracestate() {
+        let p = TraceContextPropagator::new();
+        assert_eq!(p.fields().collect::<Vec<_>>(), [TRACEPARENT, TRACESTATE]);
+    }
+
+    #[test]
+    fn inject_without_a_trace_removes_both_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", TP.parse().unwrap());
+        h.insert("tracestate", "old=1".parse().unwrap());
+        h.insert("host", "example.com".parse().unwrap());
+        TraceContextPropagator::new().inject(&Propagated::new(), &mut h);
+        assert!(
+            !h.contains_key("traceparent") && !h.contains_key("tracestate"),
+            "{h:?}"
+        );
+        assert_eq!(h.len(), 1);
     }
 }

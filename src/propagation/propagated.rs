@@ -1,0 +1,181 @@
+//! [`Propagated`]: what travels between services, and its way into and out
+//! of a [`Context`].
+
+use crate::baggage::{Baggage, BAGGAGE};
+use crate::context::Entry;
+use crate::model::RequestId;
+use crate::trace::{TraceContext, TRACE_CONTEXT};
+use crate::value::REQUEST_ID;
+use crate::Context;
+
+/// What travels between services: the caller's trace context, the baggage
+/// and the request id.
+///
+/// [`Propagators::extract`] fills it from an inbound carrier and
+/// [`Propagators::inject`] writes it to an outbound one.
+///
+/// [`Propagators::extract`]: crate::propagation::Propagators::extract
+/// [`Propagators::inject`]: crate::propagation::Propagators::inject
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Propagated {
+    /// The trace context. After extraction it is the *remote parent*: its
+    /// `span_id` is the caller's span, so a server starts its own span with
+    /// [`TraceContext::child`]. `None` when no format carried a valid one, in
+    /// which case the server starts a new trace.
+    pub trace: Option<TraceContext>,
+    /// The baggage, empty when none was carried.
+    pub baggage: Baggage,
+    /// The request id, if one was carried.
+    pub request_id: Option<RequestId>,
+    /// A sampling decision that came without a trace context (B3's `b3: 0`
+    /// alone, or `x-b3-sampled` without ids): a caller that asks not to be
+    /// traced. A server that starts a new trace takes it; `None` when no
+    /// such decision came, or when `trace` carries the decision.
+    pub sampled: Option<bool>,
+}
+
+impl Propagated {
+    /// Nothing: no trace context, no baggage, no request id.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The trace context, baggage and request id of the current
+    /// [`Context`]: what an outgoing call sends. Cheap: each
+    /// field is a copy or a reference count.
+    ///
+    /// The trace context is sent as it is; a client that records its own
+    /// span for the call sets `trace` to
+    /// [`TraceContext::child_of_current`] first.
+    ///
+    /// # Examples
+    /// ```
+    /// use ctx::propagation::{Propagated, Propagators};
+    /// use ctx::trace::TraceContext;
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// TraceContext::new_root().sync_scope(|| {
+    ///     ctx::baggage::sync_scope("user", "alice", || {
+    ///         Propagators::new().inject(&Propagated::current(), &mut headers);
+    ///     });
+    /// });
+    /// assert!(headers.contains_key("traceparent"));
+    /// assert_eq!(headers["baggage"], "user=alice");
+    /// ```
+    pub fn current() -> Self {
+        Self::from_context(&Context::current())
+    }
+
+    /// The trace context, baggage and request id held by `cx`.
+    pub fn from_context(cx: &Context) -> Self {
+        Propagated {
+            trace: cx.get(&TRACE_CONTEXT).cloned(),
+            baggage: cx.get(&BAGGAGE).cloned().unwrap_or_default(),
+            request_id: cx.get(&REQUEST_ID).cloned(),
+            sampled: None,
+        }
+    }
+
+    /// `cx` with these fields stored under [`TRACE_CONTEXT`], [`BAGGAGE`]
+    /// and [`REQUEST_ID`] (the fields that are empty leave `cx`'s values as
+    /// they are).
+    ///
+    /// A server usually replaces `trace` with a child first, so that the
+    /// context holds its own span rather than the caller's.
+    ///
+    /// The new snapshot's table is built once, whatever the number of
+    /// fields, and holds the trace context and the request id itself: one
+    /// allocation, plus one for the baggage when it is present.
+    pub fn to_context(&self, cx: &Context) -> Context {
+        self.clone().into_context(cx)
+    }
+
+    /// `cx` with a request's values: its server span `trace` and these
+    /// fields' baggage and request id, one that is empty here being removed
+    /// from `cx` rather than inherited, so that a request seeded inside
+    /// another request's context (an in-process call, a server started in a
+    /// scope) never carries that request's baggage or id. The other values
+    /// of `cx` are kept.
+    #[cfg(feature = "http")]
+    #[inline]
+    pub(crate) fn replace_in(mut self, trace: TraceContext, cx: &Context) -> Context {
+        if cx.is_empty() && self.baggage.is_empty() {
+            return Context::of_request(trace, self.request_id);
+        }
+        self.trace = Some(trace);
+        let mut base: Option<Context> = None;
+        if self.baggage.is_empty() && cx.contains(&BAGGAGE) {
+            base = Some(base.as_ref().unwrap_or(cx).without(&BAGGAGE));
+        }
+        if self.request_id.is_none() && cx.contains(&REQUEST_ID) {
+            base = Some(base.as_ref().unwrap_or(cx).without(&REQUEST_ID));
+        }
+        self.into_context(base.as_ref().unwrap_or(cx))
+    }
+
+    /// [`to_context`](Propagated::to_context), moving the fields in.
+    pub(crate) fn into_context(self, cx: &Context) -> Context {
+        let Propagated {
+            trace,
+            baggage,
+            request_id,
+            sampled: _,
+        } = self;
+        if trace.is_none() && baggage.is_empty() && request_id.is_none() {
+            return cx.clone();
+        }
+        cx.with_entries([
+            trace.map(|t| Entry::new(&TRACE_CONTEXT, t)),
+            (!baggage.is_empty()).then(|| Entry::new(&BAGGAGE, baggage)),
+            request_id.map(|id| Entry::new(&REQUEST_ID, id)),
+        ])
+    }
+
+    /// These fields with the trace context set.
+    #[must_use]
+    pub fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// These fields with the baggage set.
+    #[must_use]
+    pub fn with_baggage(mut self, baggage: Baggage) -> Self {
+        self.baggage = baggage;
+        self
+    }
+
+    /// These fields with a bare sampling decision set (see
+    /// [`sampled`](Propagated::sampled)).
+    #[must_use]
+    pub fn with_sampled(mut self, sampled: bool) -> Self {
+        self.sampled = Some(sampled);
+        self
+    }
+
+    /// These fields with the request id set.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: RequestId) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_round_trip() {
+        let fields = Propagated::new()
+            .with_trace(TraceContext::new_root())
+            .with_baggage("k=v".parse().unwrap())
+            .with_request_id(RequestId::random());
+        let cx = fields.to_context(&Context::new());
+        assert_eq!(Propagated::from_context(&cx), fields);
+        cx.run(|| assert_eq!(Propagated::current(), fields));
+        assert_eq!(Propagated::current(), Propagated::new());
+        assert_eq!(Propagated::new().to_context(&Context::new()).len(), 0);
+    }
+}

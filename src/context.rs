@@ -6,6 +6,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use triomphe::ThinArc;
 
@@ -68,8 +69,18 @@ pub(crate) struct Entry {
     lodged: Option<Lodged>,
 }
 
+/// Whether a value of a key with a replay function was ever put in a
+/// context: until one is, polls need not look at their table's header.
+static REPLAYS_SEEN: AtomicBool = AtomicBool::new(false);
+
 impl Entry {
     pub(crate) fn new<T: Send + Sync + 'static>(key: &'static Key<T>, value: T) -> Entry {
+        if ErasedKey::replays(key) {
+            // Relaxed: the table holding the value is built after this
+            // store, on this thread, and reaches others only through the
+            // synchronisation that hands them the context.
+            REPLAYS_SEEN.store(true, Ordering::Relaxed);
+        }
         let (value, lodged) = value::store(key, value);
         Entry {
             item: Item { key, value },
@@ -391,9 +402,11 @@ impl Context {
     /// value: then work run in this context runs inside [`replayed`](Self::replayed).
     #[inline]
     pub(crate) fn replays(&self) -> bool {
-        self.entries
-            .as_ref()
-            .is_some_and(|t| t.header.header.replays)
+        REPLAYS_SEEN.load(Ordering::Relaxed)
+            && self
+                .entries
+                .as_ref()
+                .is_some_and(|t| t.header.header.replays)
     }
 
     /// Runs `f` inside the replay functions of this context's values, in

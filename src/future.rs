@@ -186,6 +186,7 @@ pub(crate) fn poll_in<R>(cx: &mut Context, f: impl FnOnce() -> R) -> R {
 /// [`poll_in`] for a context holding values with replay functions
 /// ([`Key::with_replay`](crate::Key::with_replay)): the poll runs inside
 /// them. Kept out of line: the common poll is two swaps and a branch.
+#[cold]
 #[inline(never)]
 fn poll_replayed<R>(cx: &mut Context, f: impl FnOnce() -> R) -> R {
     // The values are read from this snapshot: the slot's may change

@@ -10,7 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ctx::http::{ContextLayer, ACCESS_LOG_TARGET};
+use ctx::http::{ContextLayer, ACCESS_LOG_TARGET, CLIENT_LOG_TARGET};
 use ctx::trace::{SpanId, TraceId};
 use support::http::{client, echoed, get_with, lines, request, start_app};
 use tracing::field::{Field, Visit};
@@ -19,7 +19,8 @@ use tracing_subscriber::Layer;
 
 type Event = HashMap<String, String>;
 
-/// Records every access-log event's fields.
+/// Records every access-log and outbound-call event's fields (the target
+/// under `"target"`).
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<Event>>>);
 
@@ -40,10 +41,12 @@ impl Visit for Fields<'_> {
 
 impl<S: tracing::Subscriber> Layer<S> for Recorder {
     fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
-        if event.metadata().target() != ACCESS_LOG_TARGET {
+        let target = event.metadata().target();
+        if target != ACCESS_LOG_TARGET && target != CLIENT_LOG_TARGET {
             return;
         }
         let mut fields = Event::new();
+        fields.insert("target".into(), target.to_string());
         fields.insert("level".into(), event.metadata().level().to_string());
         event.record(&mut Fields(&mut fields));
         self.0.lock().unwrap().push(fields);
@@ -60,12 +63,18 @@ fn recorder() -> &'static Recorder {
     })
 }
 
+/// The access-log events of `trace`.
 fn events_for(trace: &str) -> Vec<Event> {
+    events_of(ACCESS_LOG_TARGET, trace)
+}
+
+fn events_of(target: &str, trace: &str) -> Vec<Event> {
     recorder()
         .0
         .lock()
         .unwrap()
         .iter()
+        .filter(|e| e["target"] == target)
         .filter(|e| e.get("trace_id").map(String::as_str) == Some(trace))
         .cloned()
         .collect()
@@ -176,7 +185,7 @@ async fn load_2000_requests_zero_foreign_or_missing_ids() {
     // each time with its own trace id; no line carries an id we did not send.
     let events = recorder().0.lock().unwrap().clone();
     let mut per_trace: HashMap<&str, usize> = HashMap::new();
-    for e in &events {
+    for e in events.iter().filter(|e| e["target"] == ACCESS_LOG_TARGET) {
         if e["route"] == "/hops" || e["route"] == "/downstream" {
             *per_trace.entry(e["trace_id"].as_str()).or_default() += 1;
         }
@@ -560,4 +569,62 @@ async fn with_no_trace_sent_a_request_continues_the_trace_it_is_called_in() {
     assert!(!outer.contains_key("parent_span_id"), "{events:?}");
     let inner = events.iter().find(|e| e["span_id"] != outer_span).unwrap();
     assert_eq!(inner["parent_span_id"], outer_span, "{events:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_outbound_call_line_stitches_the_access_logs_of_two_services() {
+    use axum::routing::get;
+    use ctx::http::PropagateLayer;
+    use tower::{Layer as _, ServiceExt};
+    recorder();
+    // Service A calls service B (in process) through a client that logs
+    // each call.
+    let app_a = axum::Router::new()
+        .route(
+            "/",
+            get(|| async {
+                let b = PropagateLayer::new()
+                    .log_requests(tracing::Level::INFO)
+                    .layer(probe_app(ContextLayer::new()));
+                let res = b
+                    .oneshot(request(http::Method::GET, "/", &[]))
+                    .await
+                    .unwrap();
+                body_text(res).await
+            }),
+        )
+        .layer(ContextLayer::new());
+    let (trace, req) = probe_request(http::Method::GET, "/", &[]);
+    let res = app_a.oneshot(req).await.unwrap();
+    let b_saw = body_text(res).await;
+
+    let calls = events_of(CLIENT_LOG_TARGET, &trace);
+    assert_eq!(calls.len(), 1, "one line per outbound call: {calls:?}");
+    let call = &calls[0];
+    assert_eq!(
+        (call["method"].as_str(), call["uri"].as_str()),
+        ("GET", "/")
+    );
+    // Two access lines in the trace: A's server span is the call's parent,
+    // and B's server span is a child of the call.
+    let lines = events_for(&trace);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let a = lines
+        .iter()
+        .find(|e| e["span_id"] == call["parent_span_id"]);
+    let a = a.unwrap_or_else(|| panic!("no access line is the call's parent: {lines:?}"));
+    let b = lines.iter().find(|e| e["span_id"] != a["span_id"]).unwrap();
+    assert_ne!(call["span_id"], a["span_id"]);
+    assert_eq!(b["parent_span_id"], call["span_id"], "{b:?} {call:?}");
+    assert!(b_saw.contains(&trace), "{b_saw}");
+    // Without the option, no line.
+    let quiet = PropagateLayer::new().layer(probe_app(ContextLayer::new()));
+    let (trace, req) = probe_request(http::Method::GET, "/", &[]);
+    let caller = ctx::propagation::extract(req.headers()).trace.unwrap();
+    caller
+        .scope(quiet.oneshot(request(http::Method::GET, "/", &[])))
+        .await
+        .unwrap();
+    assert!(events_of(CLIENT_LOG_TARGET, &trace).is_empty());
+    assert_eq!(events_for(&trace).len(), 1);
 }

@@ -14,31 +14,6 @@ use crate::trace::{SpanId, TraceContext, TraceId};
 /// (`RUST_LOG=ctx::access=info`) or route them to their own file.
 pub const ACCESS_LOG_TARGET: &str = "ctx::access";
 
-/// Runs `$body` with `$name` a constant equal to `$level`: `tracing`'s
-/// macros need the level of a callsite at compile time, the layer has it at
-/// run time.
-macro_rules! at_level {
-    ($level:expr, |$name:ident| $body:expr) => {{
-        let level: Level = $level;
-        if level == Level::ERROR {
-            const $name: Level = Level::ERROR;
-            $body
-        } else if level == Level::WARN {
-            const $name: Level = Level::WARN;
-            $body
-        } else if level == Level::INFO {
-            const $name: Level = Level::INFO;
-            $body
-        } else if level == Level::DEBUG {
-            const $name: Level = Level::DEBUG;
-            $body
-        } else {
-            const $name: Level = Level::TRACE;
-            $body
-        }
-    }};
-}
-
 /// Where the request went: the route template when a router told us (axum's
 /// `MatchedPath`), otherwise the path.
 #[derive(Clone, Debug)]

@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use http::{HeaderMap, Request};
+use http::{HeaderMap, Method, Request, Uri};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Level;
 
 use crate::propagation::{Propagated, Propagators};
 use crate::trace::TraceContext;
@@ -69,10 +70,55 @@ pub fn inject(headers: &mut HeaderMap) {
     inject_with(crate::propagation::default_propagators(), headers);
 }
 
-fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) {
+/// The `tracing` target of the events [`PropagateLayer::log_requests`] and
+/// [`inject_logged`] emit, one per outbound call.
+pub const CLIENT_LOG_TARGET: &str = "ctx::client";
+
+/// [`inject`], plus one `tracing` event at `level` (target
+/// [`CLIENT_LOG_TARGET`]) naming the call and the span it sent: `method`,
+/// `uri`, `trace_id`, `span_id` (the child span the headers carry, which
+/// the callee's access log shows as its `parent_span_id`) and
+/// `parent_span_id` (the caller's span, when there is one). With these
+/// lines, access logs of a chain of services stitch into one tree.
+///
+/// # Examples
+/// ```
+/// use http::{Method, Uri};
+/// use tracing::Level;
+///
+/// let mut headers = http::HeaderMap::new();
+/// let uri: Uri = "http://inventory.internal/items/7".parse().unwrap();
+/// ctx::http::inject_logged(&mut headers, Level::INFO, &Method::GET, &uri);
+/// assert!(headers.contains_key("traceparent"));
+/// ```
+pub fn inject_logged(headers: &mut HeaderMap, level: Level, method: &Method, uri: &Uri) {
+    let sent = inject_with(crate::propagation::default_propagators(), headers);
+    log_call(level, method, uri, &sent);
+}
+
+/// Injects the current context as a child span; returns the fields sent
+/// (their `trace` is that span).
+fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) -> Propagated {
     let mut fields = Propagated::current();
     fields.trace = Some(TraceContext::child_of_current());
     propagators.inject(&fields, headers);
+    fields
+}
+
+fn log_call(level: Level, method: &Method, uri: &Uri, sent: &Propagated) {
+    let Some(sent) = &sent.trace else {
+        return;
+    };
+    at_level!(level, |LEVEL| tracing::event!(
+        target: CLIENT_LOG_TARGET,
+        LEVEL,
+        method = %method,
+        uri = %uri,
+        trace_id = %sent.trace_id(),
+        span_id = %sent.span_id(),
+        parent_span_id = sent.parent_span_id().map(tracing::field::display),
+        "outbound request"
+    ));
 }
 
 /// A tower [`Layer`] for HTTP clients (hyper-util's client, tonic channels,
@@ -112,18 +158,51 @@ fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) {
 #[derive(Clone, Debug, Default)]
 pub struct PropagateLayer {
     propagators: Option<Arc<Propagators>>,
+    log: Option<Level>,
 }
 
 impl PropagateLayer {
     /// A layer writing the default formats.
     pub fn new() -> PropagateLayer {
-        PropagateLayer { propagators: None }
+        PropagateLayer {
+            propagators: None,
+            log: None,
+        }
     }
 
     /// Sets the formats to write.
     pub fn propagators(self, propagators: Propagators) -> PropagateLayer {
         PropagateLayer {
             propagators: Some(Arc::new(propagators)),
+            ..self
+        }
+    }
+
+    /// Emits one `tracing` event at `level` for each request sent, as
+    /// [`inject_logged`] does: the method, the URI and the span the request
+    /// carries, so a downstream service's access line (`parent_span_id`)
+    /// points at an upstream line. Off by default.
+    ///
+    /// # Examples
+    /// ```
+    /// use ctx::http::PropagateLayer;
+    /// use tower::{service_fn, Layer, ServiceExt};
+    /// use tracing::Level;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let client = PropagateLayer::new()
+    ///     .log_requests(Level::INFO)
+    ///     .layer(service_fn(|req: http::Request<()>| async move {
+    ///         Ok::<_, std::convert::Infallible>(req.headers().contains_key("traceparent"))
+    ///     }));
+    /// assert!(client.oneshot(http::Request::new(())).await.unwrap());
+    /// # }
+    /// ```
+    pub fn log_requests(self, level: Level) -> PropagateLayer {
+        PropagateLayer {
+            log: Some(level),
+            ..self
         }
     }
 }
@@ -135,6 +214,7 @@ impl<S> Layer<S> for PropagateLayer {
         PropagateService {
             inner,
             propagators: self.propagators.clone(),
+            log: self.log,
         }
     }
 }
@@ -144,6 +224,7 @@ impl<S> Layer<S> for PropagateLayer {
 pub struct PropagateService<S> {
     inner: S,
     propagators: Option<Arc<Propagators>>,
+    log: Option<Level>,
 }
 
 impl<S> PropagateService<S> {
@@ -180,7 +261,10 @@ where
             Some(p) => p,
             None => crate::propagation::default_propagators(),
         };
-        inject_with(propagators, req.headers_mut());
+        let sent = inject_with(propagators, req.headers_mut());
+        if let Some(level) = self.log {
+            log_call(level, req.method(), req.uri(), &sent);
+        }
         self.inner.call(req)
     }
 }

@@ -50,6 +50,31 @@ macro_rules! inner_service_accessors {
     };
 }
 
+/// Runs `$body` with `$name` a constant equal to `$level`: `tracing`'s
+/// macros need the level of a callsite at compile time, the layer has it at
+/// run time.
+macro_rules! at_level {
+    ($level:expr, |$name:ident| $body:expr) => {{
+        let level: Level = $level;
+        if level == Level::ERROR {
+            const $name: Level = Level::ERROR;
+            $body
+        } else if level == Level::WARN {
+            const $name: Level = Level::WARN;
+            $body
+        } else if level == Level::INFO {
+            const $name: Level = Level::INFO;
+            $body
+        } else if level == Level::DEBUG {
+            const $name: Level = Level::DEBUG;
+            $body
+        } else {
+            const $name: Level = Level::TRACE;
+            $body
+        }
+    }};
+}
+
 mod access_log;
 mod body;
 mod client;
@@ -59,7 +84,7 @@ mod server;
 
 pub use access_log::ACCESS_LOG_TARGET;
 pub use body::ContextBody;
-pub use client::{inject, PropagateLayer, PropagateService};
+pub use client::{inject, inject_logged, PropagateLayer, PropagateService, CLIENT_LOG_TARGET};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::MissingContextLayer;

@@ -12,7 +12,7 @@
 //!   [`FutureExt::in_current_context`](crate::FutureExt::in_current_context),
 //!   streams), and puts it in the child's context under a key of its own.
 //! - **Replay and restore**: that key's replay function
-//!   ([`Key::with_replay`]) installs the value in its system around every
+//!   ([`Key::with_replay`](crate::Key::with_replay)) installs the value in its system around every
 //!   run of the child (each poll, each closure call) and puts back what was
 //!   there after, also when the run panics. It is also the place for
 //!   callbacks before and after a task runs in a context

@@ -109,6 +109,28 @@
 //!   (`/users/{id}`) where axum's router matched one; without the feature
 //!   it is the request's path.
 //!
+//! # Public dependencies
+//!
+//! Types and traits of these crates appear in ctx's API, so their major
+//! versions are part of ctx's (`.ci/external-types.txt` lists each item, and
+//! CI fails when the API's list and it differ):
+//!
+//! - `http` 1 (always): `HeaderMap` as a propagation carrier, `inject` and
+//!   `inject_logged` (`HeaderMap`, `Method`, `Uri`), `HeaderName` for the
+//!   request-id header, `Request`/`Response` in the services, `request::Parts`
+//!   in the axum extractors.
+//! - `futures-core` 0.3 (always): [`StreamExt`] extends `Stream`;
+//!   [`Instrumented`] is a `Stream` when its inner value is.
+//! - `tokio` 1 (feature `tokio`): the spawn helpers return `JoinHandle`, the
+//!   `_on` forms take a runtime `Handle`, [`JoinSetExt`] extends `JoinSet`
+//!   (`AbortHandle`, `LocalSet`).
+//! - `http-body` 1, `tower-service` 0.3, `tower-layer` 0.3 (feature `http`):
+//!   the response body and the layers and services.
+//! - `tracing` 0.1 (feature `tracing`, which `http` turns on): `Span` in
+//!   `ctx::spans`, `Level` for the access log and outbound-call lines.
+//! - `axum` 0.8 (feature `axum`): the `FromRequestParts` and `IntoResponse`
+//!   impls of the extractors.
+//!
 //! # Rust version
 //!
 //! The library needs Rust 1.85 (`rust-version`), the floor its dependencies

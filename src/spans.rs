@@ -1,6 +1,6 @@
 //! Spawned work keeps the user's `tracing` span.
 //!
-//! With [`carry`] called once at start-up, every capture ctx makes for a
+//! With [`carry()`] called once at start-up, every capture ctx makes for a
 //! child (`ctx::spawn` and its siblings, [`wrap`](crate::wrap), streams)
 //! takes the `tracing` span current at the call, the one entered with
 //! `.instrument(span)`, `#[instrument]` or `span.in_scope(..)`, and the

@@ -6,7 +6,7 @@ use std::time::Instant;
 use http::{Method, StatusCode, Uri};
 use tracing::Level;
 
-use super::body::Outcome;
+use super::outcome::{on_unwind, Outcome};
 use crate::propagation::RequestId;
 use crate::trace::{SpanId, TraceContext, TraceId};
 
@@ -140,24 +140,6 @@ impl AccessLog {
     }
 }
 
-/// Runs `f`; if it unwinds, runs `then` during the unwind. A call that
-/// returns never runs `then`, whatever else is unwinding on the thread.
-#[inline]
-pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, then: impl FnOnce()) -> R {
-    struct Armed<T: FnOnce()>(Option<T>);
-    impl<T: FnOnce()> Drop for Armed<T> {
-        fn drop(&mut self) {
-            if let Some(then) = self.0.take() {
-                then();
-            }
-        }
-    }
-    let mut armed = Armed(Some(then));
-    let result = f();
-    armed.0 = None;
-    result
-}
-
 /// Runs `poll` (a poll of the service's future or of the body): if it
 /// unwinds, the request is logged as `panicked` when it is dropped, also
 /// when the panic is caught further out (tower-http's `CatchPanicLayer`
@@ -177,17 +159,4 @@ pub(crate) fn enabled(level: Level) -> bool {
         level,
         |LEVEL| tracing::enabled!(target: ACCESS_LOG_TARGET, LEVEL)
     )
-}
-
-impl Outcome {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Complete => "complete",
-            Outcome::BodyError => "body_error",
-            Outcome::Dropped => "dropped",
-            Outcome::ServiceError => "service_error",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Panicked => "panicked",
-        }
-    }
 }

@@ -55,6 +55,7 @@ mod body;
 mod client;
 #[cfg(feature = "axum")]
 mod extract;
+mod outcome;
 mod server;
 
 pub use access_log::ACCESS_LOG_TARGET;

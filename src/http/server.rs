@@ -16,8 +16,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
 
-use super::access_log::{self, mark_panic, on_unwind, AccessLog, Route};
-use super::body::{ContextBody, Outcome};
+use super::access_log::{self, mark_panic, AccessLog, Route};
+use super::body::ContextBody;
+use super::outcome::{on_unwind, Outcome};
 use crate::context::Context;
 use crate::future::{poll_in, FutureExt, Instrumented};
 use crate::propagation::{

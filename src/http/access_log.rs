@@ -1,4 +1,6 @@
 //! The access log: one `tracing` event per request, when its response ends.
+//! Its fields are documented on
+//! [`ContextLayer`](super::ContextLayer#access-log).
 
 use std::fmt;
 use std::time::Instant;
@@ -11,7 +13,8 @@ use crate::propagation::RequestId;
 use crate::trace::{SpanId, TraceContext, TraceId};
 
 /// The `tracing` target of the access-log events, to filter them
-/// (`RUST_LOG=ctx::access=info`) or route them to their own file.
+/// (`RUST_LOG=ctx::access=info`) or route them to their own file. The
+/// events' fields: [Access log](super::ContextLayer#access-log).
 pub const ACCESS_LOG_TARGET: &str = "ctx::access";
 
 /// Runs `$body` with `$name` a constant equal to `$level`: `tracing`'s
@@ -122,6 +125,8 @@ impl AccessLog {
 
     /// Emits the event. Called once, inside the request's context.
     pub(crate) fn emit(self: Box<Self>, outcome: Outcome) {
+        // Every field here is listed in `ContextLayer`'s docs (# Access
+        // log); tests/http_load.rs checks that the two agree.
         at_level!(self.level, |LEVEL| tracing::event!(
             target: ACCESS_LOG_TARGET,
             LEVEL,

@@ -4,7 +4,8 @@
 //! - Server: [`ContextLayer`] reads the caller's trace context, baggage and
 //!   request id, starts the server span, and runs the handler and its
 //!   response body inside the request's [`Context`](crate::Context). It
-//!   echoes the ids and writes one access-log line per request.
+//!   echoes the ids and writes one [access-log](ContextLayer#access-log)
+//!   line per request (whose `route` field depends on the feature `axum`).
 //! - Client: [`PropagateLayer`] for tower-based clients and [`inject`] for
 //!   any other put the current context on outbound requests, as a child
 //!   span.

@@ -37,17 +37,8 @@ use crate::propagation::Propagators;
 /// 4. echoes `traceparent` and the request id in the response headers; when
 ///    no valid request id came in, the trace id stands in for it, in the
 ///    context and the access log as in the response;
-/// 5. emits one access-log event through `tracing` when the response ends,
-///    at INFO on the target [`ACCESS_LOG_TARGET`](crate::http::ACCESS_LOG_TARGET),
-///    with `method`, `route`, `status`, `latency_us`, `trace_id`, `span_id`,
-///    `parent_span_id`, `request_id` and `outcome`: `complete` (the body's
-///    last frame was sent; for a HEAD request, a 204 or a 304, when the
-///    response was), `body_error`, `dropped` (the body was dropped before its
-///    end), `service_error` (the inner service failed), `cancelled` (the
-///    response future was dropped before the service answered: the client
-///    went away, a timeout fired) or `panicked` (the service or the body
-///    panicked, whether or not a layer further out, such as tower-http's
-///    `CatchPanicLayer`, turned the panic into a response).
+/// 5. emits one access-log event through `tracing` when the response ends
+///    (see [Access log](#access-log)).
 ///
 /// The request's context inherits the values of the context the service is
 /// called in, but never its baggage or request id: those are the request's
@@ -56,23 +47,73 @@ use crate::propagation::Propagators;
 /// context is empty: a scope a future opens around `axum::serve`
 /// ([`Key::scope`](crate::Key::scope), `in_context`) does not reach
 /// requests. (A guard's scope around a runtime's `block_on`,
-/// [`Context::run`](crate::Context::run), is seen by the tasks that runtime polls, so its values
-/// do reach them; its trace is not continued, or every request would share
-/// it.) Values every request should start with are set by a layer inside
-/// this one (`axum::middleware::from_fn` calling `Key::scope` around
-/// `next.run(req)`).
+/// [`Context::run`](crate::Context::run), is seen by the tasks that
+/// runtime polls, so its values do reach them; its trace is not continued,
+/// or every request would share it.) Values every request should start
+/// with are set by a layer inside this one (`axum::middleware::from_fn`
+/// calling `Key::scope` around `next.run(req)`).
 ///
 /// The service's error type is the inner service's: the layer adds no error.
+///
+/// # Access log
+///
+/// One `tracing` event per request, emitted once when the response ends
+/// (however it ends: see `outcome`), inside the request's context, on
+/// the target [`ACCESS_LOG_TARGET`](crate::http::ACCESS_LOG_TARGET) at the
+/// level set by [`access_log`](ContextLayer::access_log) (INFO by default),
+/// with the message `request` and these fields:
+///
+/// - `method`: the request's method.
+/// - `route`: where the request went; what it holds depends on the `axum`
+///   feature (below).
+/// - `status`: the response's status code; absent when the service gave no
+///   response (`service_error`, `cancelled`, or `panicked` before answering).
+/// - `latency_us`: microseconds from the layer receiving the request to the
+///   response's end (this event).
+/// - `trace_id`: the server span's trace id, 32 lowercase hex digits.
+/// - `span_id`: the server span's id, 16 lowercase hex digits.
+/// - `parent_span_id`: the server span's parent (the caller's span, or the
+///   span the service was called in); absent when the request started a
+///   new trace.
+/// - `request_id`: the request id that came in, or the trace id standing
+///   in for it; absent only when [`request_id_header`] is `None` and no
+///   propagator found one.
+/// - `inbound_trace_id`: the trace id an untrusted caller sent
+///   ([`Trust::Untrusted`]), which the server span does not continue;
+///   absent otherwise.
+/// - `outcome`: how the response ended, one of
+///   - `complete`: the body's last frame was sent (for an empty body, a
+///     HEAD request, a 204 or a 304: the response was);
+///   - `body_error`: the body failed while streaming;
+///   - `dropped`: the body was dropped before its end;
+///   - `service_error`: the inner service returned an error;
+///   - `cancelled`: the response future was dropped before the service
+///     answered (the client went away, a timeout fired);
+///   - `panicked`: the service or the body panicked, whether or not a layer
+///     further out (tower-http's `CatchPanicLayer`) turned the panic into a
+///     response.
+///
+/// **`route` and the `axum` feature.** With the feature `axum`, `route` is
+/// the route template axum matched (`/users/{id}`), when the layer runs
+/// after routing (`Router::layer`, `route_layer`). Without the feature, or
+/// with the layer outside the router, or for a request no route matched, it
+/// is the request's path, without the query (`/users/42`). Where features
+/// otherwise only add, this one changes the field's value for the same
+/// request: turning it on (another crate of the build may, since Cargo
+/// unifies features) changes what queries and dashboards grouped by `route`
+/// see.
+///
+/// [`request_id_header`]: ContextLayer::request_id_header
 ///
 /// # With axum
 ///
 /// `Router::layer(ContextLayer::new())` (or `route_layer`) runs the layer
 /// per route, after routing, so the access log names the route template
-/// (`/users/{id}`, feature `axum`). axum spends three allocations per request
-/// on any per-route layer that changes the body type. Wrapping the whole
-/// router instead costs one (mapping the body back to axum's for
-/// `axum::serve`) and also covers requests no route matched (404s); the
-/// access log then names the path:
+/// (`/users/{id}`, feature `axum`; see [Access log](#access-log)). axum
+/// spends three allocations per request on any per-route layer that changes
+/// the body type. Wrapping the whole router instead costs one (mapping the
+/// body back to axum's for `axum::serve`) and also covers requests no route
+/// matched (404s); the access log then names the path:
 ///
 /// ```
 /// use axum::{body::Body, routing::get, Router};

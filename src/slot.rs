@@ -40,7 +40,7 @@ impl Context {
     /// guard is dropped; the previous context is restored then, also when the
     /// thread unwinds from a panic.
     ///
-    /// Writes made with [`Key::set`] while the guard lives are local to it:
+    /// Writes made with [`Key::set`](crate::Key::set) while the guard lives are local to it:
     /// they are gone when the guard drops. No allocation.
     ///
     /// **Warning:** do not hold the guard across an `.await`. The task may be

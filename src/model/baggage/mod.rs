@@ -203,7 +203,7 @@ impl Baggage {
 
     /// Parses one `baggage` header value. Never fails: invalid members are
     /// dropped and the rest is kept, within the limits described in the
-    /// [module docs](self).
+    /// [module docs](crate::baggage).
     pub fn parse(value: &[u8]) -> Baggage {
         Self::parse_fields(&[value])
     }
@@ -230,7 +230,7 @@ impl Baggage {
 }
 
 /// The header form: members joined by `,`, values percent-encoded, with the
-/// members that break the limits left out (see the [module docs](self)).
+/// members that break the limits left out (see the [module docs](crate::baggage)).
 impl fmt::Display for Baggage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         header::write_header(f, self)

@@ -10,7 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ctx::http::{ContextLayer, ACCESS_LOG_TARGET, CLIENT_LOG_TARGET};
+use ctx::http::{ContextLayer, Trust, ACCESS_LOG_TARGET, CLIENT_LOG_TARGET};
 use ctx::trace::{SpanId, TraceId};
 use support::http::{client, echoed, get_with, lines, request, start_app};
 use tracing::field::{Field, Visit};
@@ -129,6 +129,97 @@ async fn access_log_has_the_right_fields() {
     assert_eq!(events[0]["route"], "/stream");
     assert_eq!(events[0]["status"], "200");
     assert_eq!(events[0]["outcome"], "complete");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_untrusted_callers_trace_id_is_logged_as_inbound_trace_id() {
+    use tower::ServiceExt;
+    recorder();
+    for (trust, logged) in [(Trust::Untrusted, true), (Trust::Inbound, false)] {
+        let app = probe_app(ContextLayer::new().trust(trust));
+        let (sent, req) = probe_request(http::Method::GET, "/", &[]);
+        let res = app.oneshot(req).await.unwrap();
+        let trace = body_text(res).await.split('|').nth(3).unwrap().to_string();
+        let event = the_event(&trace);
+        if logged {
+            // A new trace, with the one sent kept for the log only.
+            assert_ne!(trace, sent);
+            assert_eq!(event["inbound_trace_id"], sent, "{event:?}");
+        } else {
+            assert_eq!(trace, sent);
+            assert!(!event.contains_key("inbound_trace_id"), "{event:?}");
+        }
+    }
+}
+
+/// The fields the access-log docs list (`ContextLayer`, "Access log") are
+/// the fields the event has, and the outcomes they list are the ones there
+/// are: a field added to one and not the other fails here.
+#[test]
+fn the_documented_access_log_fields_are_the_events_fields() {
+    use std::collections::BTreeSet;
+    use tower::ServiceExt;
+
+    let docs = include_str!("../src/http/server/layer.rs");
+    let section = docs
+        .split("/// # Access log\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n/// # ").next())
+        .expect("an Access log section in ContextLayer's docs");
+    // `/// - `name`: meaning` (a field), `///   - `name`: meaning` (an outcome).
+    let listed = |prefix: &str| -> BTreeSet<String> {
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix)?.strip_prefix('`')?.split_once("`:"))
+            .map(|(name, _)| name.to_string())
+            .collect()
+    };
+
+    // The fields the event's callsite declares, present or not.
+    #[derive(Clone, Default)]
+    struct Declared(Arc<Mutex<BTreeSet<String>>>);
+    impl<S: tracing::Subscriber> Layer<S> for Declared {
+        fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+            if event.metadata().target() == ACCESS_LOG_TARGET {
+                let names = event
+                    .metadata()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().to_string());
+                self.0.lock().unwrap().extend(names);
+            }
+        }
+    }
+    let declared = Declared::default();
+    let subscriber = tracing_subscriber::registry().with(declared.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let app = probe_app(ContextLayer::new());
+            let res = app
+                .oneshot(request(http::Method::GET, "/", &[]))
+                .await
+                .unwrap();
+            body_text(res).await
+        });
+    });
+    let mut declared = declared.0.lock().unwrap().clone();
+    assert!(
+        declared.remove("message"),
+        "no access-log event: {declared:?}"
+    );
+    assert_eq!(listed("/// - "), declared);
+
+    // `Outcome::Complete => "complete",`
+    let outcomes: BTreeSet<String> = include_str!("../src/http/outcome.rs")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Outcome::")?.split_once(" => \""))
+        .map(|(_, value)| value.trim_end_matches("\",").to_string())
+        .collect();
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+    assert_eq!(listed("///   - "), outcomes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

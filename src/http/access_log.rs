@@ -1,4 +1,6 @@
 //! The access log: one `tracing` event per request, when its response ends.
+//! Its fields are documented on
+//! [`ContextLayer`](super::ContextLayer#access-log).
 
 use std::fmt;
 use std::time::Instant;
@@ -6,12 +8,13 @@ use std::time::Instant;
 use http::{Method, StatusCode, Uri};
 use tracing::Level;
 
-use super::body::Outcome;
+use super::outcome::{on_unwind, Outcome};
 use crate::propagation::RequestId;
 use crate::trace::{SpanId, TraceContext, TraceId};
 
 /// The `tracing` target of the access-log events, to filter them
-/// (`RUST_LOG=ctx::access=info`) or route them to their own file.
+/// (`RUST_LOG=ctx::access=info`) or route them to their own file. The
+/// events' fields: [Access log](super::ContextLayer#access-log).
 pub const ACCESS_LOG_TARGET: &str = "ctx::access";
 
 /// Where the request went: the route template when a router told us (axum's
@@ -97,6 +100,8 @@ impl AccessLog {
 
     /// Emits the event. Called once, inside the request's context.
     pub(crate) fn emit(self: Box<Self>, outcome: Outcome) {
+        // Every field here is listed in `ContextLayer`'s docs (# Access
+        // log); tests/http_load.rs checks that the two agree.
         at_level!(self.level, |LEVEL| tracing::event!(
             target: ACCESS_LOG_TARGET,
             LEVEL,
@@ -113,24 +118,6 @@ impl AccessLog {
             "request"
         ))
     }
-}
-
-/// Runs `f`; if it unwinds, runs `then` during the unwind. A call that
-/// returns never runs `then`, whatever else is unwinding on the thread.
-#[inline]
-pub(crate) fn on_unwind<R>(f: impl FnOnce() -> R, then: impl FnOnce()) -> R {
-    struct Armed<T: FnOnce()>(Option<T>);
-    impl<T: FnOnce()> Drop for Armed<T> {
-        fn drop(&mut self) {
-            if let Some(then) = self.0.take() {
-                then();
-            }
-        }
-    }
-    let mut armed = Armed(Some(then));
-    let result = f();
-    armed.0 = None;
-    result
 }
 
 /// Runs `poll` (a poll of the service's future or of the body): if it
@@ -152,17 +139,4 @@ pub(crate) fn enabled(level: Level) -> bool {
         level,
         |LEVEL| tracing::enabled!(target: ACCESS_LOG_TARGET, LEVEL)
     )
-}
-
-impl Outcome {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Complete => "complete",
-            Outcome::BodyError => "body_error",
-            Outcome::Dropped => "dropped",
-            Outcome::ServiceError => "service_error",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Panicked => "panicked",
-        }
-    }
 }

@@ -9,6 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::access_log::{mark_panic, AccessLog};
+use super::outcome::Outcome;
 use crate::context::Context;
 use crate::future::poll_in;
 
@@ -38,25 +39,6 @@ pin_project! {
             }
         }
     }
-}
-
-/// How a response ended, for the access log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The body sent its last frame.
-    Complete,
-    /// The body failed while streaming.
-    BodyError,
-    /// The body was dropped before its end (client gone, or nothing polled it).
-    Dropped,
-    /// The inner service returned an error instead of a response.
-    ServiceError,
-    /// The response future was dropped before the service answered (client
-    /// gone, a timeout).
-    Cancelled,
-    /// The service's future or the body panicked (the panic was caught
-    /// further out, or unwound the connection's task).
-    Panicked,
 }
 
 /// An empty body of `B`'s default, in the empty context, logging nothing:

@@ -1,0 +1,37 @@
+//! The settings of a [`ContextLayer`](super::ContextLayer), and their
+//! defaults.
+
+use http::header::HeaderName;
+use tracing::Level;
+
+use super::trust::Trust;
+use crate::propagation::{B3Propagator, BaggagePropagator, Propagators, TraceContextPropagator};
+
+/// Settings shared by every clone of a layer and its services (what they
+/// make of a request: `seed.rs`).
+#[derive(Clone, Debug)]
+pub(super) struct Config {
+    pub(super) propagators: Propagators,
+    pub(super) trust: Trust,
+    pub(super) echo_traceparent: bool,
+    pub(super) request_id_header: Option<HeaderName>,
+    pub(super) access_log: Option<Level>,
+}
+
+/// The defaults of [`ContextLayer::new`](super::ContextLayer::new), which
+/// [`ContextService::new`](super::ContextService::new) has too.
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            // The request id is the layer's own (`request_id_header`).
+            propagators: Propagators::empty()
+                .with(TraceContextPropagator::new())
+                .with(BaggagePropagator::new())
+                .with(B3Propagator::new()),
+            trust: Trust::Inbound,
+            echo_traceparent: true,
+            request_id_header: Some(HeaderName::from_static("x-request-id")),
+            access_log: Some(Level::INFO),
+        }
+    }
+}

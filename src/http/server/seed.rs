@@ -1,0 +1,99 @@
+//! Steps 1-3 of [`ContextLayer`](super::ContextLayer): what the caller
+//! sent, the server span, and the request's context.
+
+use http::header::HeaderValue;
+use http::Request;
+
+use super::config::Config;
+use super::echo::Echo;
+use super::trust::Trust;
+use crate::context::Context;
+use crate::http::access_log::{self, AccessLog, Route};
+use crate::propagation::{HeaderIndex, Propagated, RequestId, TraceParent};
+use crate::slot::scope_is_own;
+use crate::trace::{TraceContext, TRACE_CONTEXT};
+
+/// The request id, read once into `inbound`: a configured propagator's,
+/// else the layer's header. Returns the value to echo, which is what the
+/// context holds: the inbound header itself when it is the id exactly
+/// (no copy), else the id written anew (without the padding `parse`
+/// trims).
+fn read_request_id(
+    config: &Config,
+    headers: &HeaderIndex<'_>,
+    inbound: &mut Propagated,
+) -> Option<HeaderValue> {
+    let name = config.request_id_header.as_ref()?;
+    if inbound.request_id.is_none() {
+        let value = headers.value(name)?;
+        inbound.request_id = RequestId::parse(value.as_bytes());
+        if inbound.request_id.as_ref()?.as_str().len() == value.len() {
+            return Some(value.clone());
+        }
+    }
+    HeaderValue::from_str(inbound.request_id.as_ref()?.as_str()).ok()
+}
+
+/// Steps 1-3: what the caller sent, and the request's context.
+pub(super) fn seed<B>(
+    config: &Config,
+    req: &Request<B>,
+) -> (Context, Echo, Option<Box<AccessLog>>) {
+    let headers = HeaderIndex::new(req.headers());
+    let mut inbound = config.propagators.extract(&headers);
+    let request_id_header = read_request_id(config, &headers, &mut inbound);
+    let mut inbound_trace_id = None;
+    if config.trust == Trust::Untrusted {
+        inbound_trace_id = inbound.trace.take().map(|t| t.trace_id());
+        inbound.baggage = Default::default();
+    }
+    // The context the service is called in (empty under `axum::serve`).
+    let surrounding = Context::current();
+    let server = match &inbound.trace {
+        Some(caller) => caller.child(),
+        // No caller's span (or none trusted): the service is called
+        // inside a trace of this process (an in-process call, a second
+        // layer) or starts one. Only a trace of this task's own scope:
+        // a runtime driven inside `cx.run(..)` polls every connection
+        // task under `cx`, and those requests must not share its trace.
+        None => surrounding
+            .get(&TRACE_CONTEXT)
+            .filter(|_| scope_is_own())
+            .map(TraceContext::child)
+            .unwrap_or_else(|| {
+                let mut root = TraceContext::new_root();
+                // A trusted caller that sent only "do not sample" (B3's
+                // `b3: 0`) keeps its new trace unsampled downstream too.
+                if config.trust == Trust::Inbound && inbound.sampled == Some(false) {
+                    let flags = root.flags().with_sampled(false);
+                    root = root.with_flags(flags);
+                }
+                root
+            }),
+    };
+    // No request id came: the trace id stands in for it, in the context,
+    // the log and the response alike.
+    if config.request_id_header.is_some() && inbound.request_id.is_none() {
+        inbound.request_id = Some(RequestId::from(server.trace_id()));
+    }
+    // Skip the record (a clock read, copies) when no subscriber wants it.
+    let log = config
+        .access_log
+        .filter(|l| access_log::enabled(*l))
+        .map(|level| {
+            let mut log = AccessLog::new(level, req.method().clone(), Route::of(req), &server);
+            log.request_id = inbound.request_id.clone();
+            log.inbound_trace_id = inbound_trace_id;
+            Box::new(log)
+        });
+    let echo = Echo {
+        traceparent: TraceParent::from(&server),
+        echo_traceparent: config.echo_traceparent,
+        request_id: request_id_header,
+        request_id_header: config.request_id_header.clone(),
+    };
+    // The surrounding context's own values are inherited; the
+    // request-scoped ones are the request's alone.
+    let cx = inbound.replace_in(server, &surrounding);
+    (cx, echo, log)
+}

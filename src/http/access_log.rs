@@ -9,6 +9,7 @@ use http::{Method, StatusCode, Uri};
 use tracing::Level;
 
 use super::outcome::{on_unwind, Outcome};
+use super::record::{RecordedSpan, RequestEnd};
 use crate::propagation::RequestId;
 use crate::trace::{SpanId, TraceContext, TraceId};
 
@@ -28,15 +29,29 @@ pub(crate) enum Route {
 
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Route::Path(uri) => f.write_str(uri.path()),
-            #[cfg(feature = "axum")]
-            Route::Matched(m) => f.write_str(m.as_str()),
-        }
+        f.write_str(self.as_str())
     }
 }
 
 impl Route {
+    /// The matched template, or the path.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Route::Path(uri) => uri.path(),
+            #[cfg(feature = "axum")]
+            Route::Matched(m) => m.as_str(),
+        }
+    }
+
+    /// The matched route template, if a router gave one.
+    pub(crate) fn template(&self) -> Option<&str> {
+        match self {
+            Route::Path(_) => None,
+            #[cfg(feature = "axum")]
+            Route::Matched(m) => Some(m.as_str()),
+        }
+    }
+
     pub(crate) fn of<B>(req: &http::Request<B>) -> Route {
         #[cfg(feature = "axum")]
         if let Some(m) = req.extensions().get::<axum::extract::MatchedPath>() {
@@ -50,7 +65,8 @@ impl Route {
 /// request comes in, completed with the status, emitted once.
 #[derive(Debug)]
 pub(crate) struct AccessLog {
-    pub(crate) level: Level,
+    /// The event's level; `None`: no event, only the recorded span's end.
+    pub(crate) level: Option<Level>,
     pub(crate) method: Method,
     pub(crate) route: Route,
     pub(crate) start: Instant,
@@ -64,11 +80,22 @@ pub(crate) struct AccessLog {
     /// The service's future or body panicked while polled (see
     /// [`mark_panic`]).
     pub(crate) panicked: bool,
+    /// The server span a recorder records, ended with the event.
+    pub(crate) span: Option<Recorded>,
+}
+
+/// A recorder's span (see `crate::http::record`).
+pub(crate) struct Recorded(pub(crate) Box<dyn RecordedSpan>);
+
+impl fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecordedSpan")
+    }
 }
 
 impl AccessLog {
     pub(crate) fn new(
-        level: Level,
+        level: Option<Level>,
         method: Method,
         route: Route,
         trace: &TraceContext,
@@ -85,6 +112,7 @@ impl AccessLog {
             request_id: None,
             inbound_trace_id: None,
             panicked: false,
+            span: None,
         }
     }
 
@@ -99,10 +127,20 @@ impl AccessLog {
     }
 
     /// Emits the event. Called once, inside the request's context.
-    pub(crate) fn emit(self: Box<Self>, outcome: Outcome) {
+    pub(crate) fn emit(mut self: Box<Self>, outcome: Outcome) {
+        if let Some(Recorded(span)) = self.span.take() {
+            span.end(&RequestEnd {
+                status: self.status,
+                outcome: outcome.as_str(),
+                route: self.route.as_str(),
+            });
+        }
+        let Some(level) = self.level else {
+            return;
+        };
         // Every field here is listed in `ContextLayer`'s docs (# Access
         // log); tests/http_load.rs checks that the two agree.
-        at_level!(self.level, |LEVEL| tracing::event!(
+        at_level!(level, |LEVEL| tracing::event!(
             target: ACCESS_LOG_TARGET,
             LEVEL,
             method = %self.method,

@@ -40,6 +40,7 @@ mod client;
 #[cfg(feature = "axum")]
 mod extract;
 mod outcome;
+pub mod record;
 mod server;
 
 pub use access_log::ACCESS_LOG_TARGET;

@@ -1,10 +1,14 @@
 //! The settings of a [`ContextLayer`](super::ContextLayer), and their
 //! defaults.
 
+use std::fmt;
+use std::sync::Arc;
+
 use http::header::HeaderName;
 use tracing::Level;
 
 use super::trust::Trust;
+use crate::http::record::SpanRecorder;
 use crate::propagation::{B3Propagator, BaggagePropagator, Propagators, TraceContextPropagator};
 
 /// Settings shared by every clone of a layer and its services (what they
@@ -16,6 +20,17 @@ pub(super) struct Config {
     pub(super) echo_traceparent: bool,
     pub(super) request_id_header: Option<HeaderName>,
     pub(super) access_log: Option<Level>,
+    pub(super) recorder: Option<Recorder>,
+}
+
+/// A [`SpanRecorder`], shared by the layer's services.
+#[derive(Clone)]
+pub(super) struct Recorder(pub(super) Arc<dyn SpanRecorder>);
+
+impl fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SpanRecorder")
+    }
 }
 
 /// The defaults of [`ContextLayer::new`](super::ContextLayer::new), which
@@ -32,6 +47,7 @@ impl Default for Config {
             echo_traceparent: true,
             request_id_header: Some(HeaderName::from_static("x-request-id")),
             access_log: Some(Level::INFO),
+            recorder: None,
         }
     }
 }

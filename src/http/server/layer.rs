@@ -6,9 +6,10 @@ use http::header::HeaderName;
 use tower_layer::Layer;
 use tracing::Level;
 
-use super::config::Config;
+use super::config::{Config, Recorder};
 use super::service::ContextService;
 use super::trust::Trust;
+use crate::http::record::SpanRecorder;
 use crate::propagation::Propagators;
 
 /// A tower [`Layer`] that gives every request its own
@@ -207,6 +208,16 @@ impl ContextLayer {
     /// `Some(Level::INFO)`.
     pub fn access_log(self, level: Option<Level>) -> ContextLayer {
         self.config(|c| c.access_log = level)
+    }
+
+    /// Records each request's server span with `recorder` as well (an
+    /// OpenTelemetry exporter, say): it is called when the request's context
+    /// is made, and the span it returns is ended where the access-log event
+    /// is written, whether or not the event is (see
+    /// [`record`](crate::http::record)). Default: none.
+    pub fn record_spans(self, recorder: impl SpanRecorder) -> ContextLayer {
+        let recorder = Recorder(Arc::new(recorder));
+        self.config(|c| c.recorder = Some(recorder))
     }
 }
 

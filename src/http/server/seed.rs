@@ -8,7 +8,8 @@ use super::config::Config;
 use super::echo::Echo;
 use super::trust::Trust;
 use crate::context::Context;
-use crate::http::access_log::{self, AccessLog, Route};
+use crate::http::access_log::{self, AccessLog, Recorded, Route};
+use crate::http::record::RequestStart;
 use crate::propagation::{HeaderIndex, Propagated, RequestId, TraceParent};
 use crate::slot::scope_is_own;
 use crate::trace::{TraceContext, TRACE_CONTEXT};
@@ -76,24 +77,42 @@ pub(super) fn seed<B>(
     if config.request_id_header.is_some() && inbound.request_id.is_none() {
         inbound.request_id = Some(RequestId::from(server.trace_id()));
     }
-    // Skip the record (a clock read, copies) when no subscriber wants it.
-    let log = config
-        .access_log
-        .filter(|l| access_log::enabled(*l))
-        .map(|level| {
-            let mut log = AccessLog::new(level, req.method().clone(), Route::of(req), &server);
-            log.request_id = inbound.request_id.clone();
-            log.inbound_trace_id = inbound_trace_id;
-            Box::new(log)
-        });
     let echo = Echo {
         traceparent: TraceParent::from(&server),
         echo_traceparent: config.echo_traceparent,
         request_id: request_id_header,
         request_id_header: config.request_id_header.clone(),
     };
-    // The surrounding context's own values are inherited; the
-    // request-scoped ones are the request's alone.
-    let cx = inbound.replace_in(server, &surrounding);
-    (cx, echo, log)
+    // The record (a clock read, copies) only when a subscriber wants the
+    // event or a recorder the request's end.
+    let event = config.access_log.filter(|l| access_log::enabled(*l));
+    let Some(recorder) = &config.recorder else {
+        let log = event.map(|level| {
+            let mut log =
+                AccessLog::new(Some(level), req.method().clone(), Route::of(req), &server);
+            log.request_id = inbound.request_id.clone();
+            log.inbound_trace_id = inbound_trace_id;
+            Box::new(log)
+        });
+        // The surrounding context's own values are inherited; the
+        // request-scoped ones are the request's alone.
+        let cx = inbound.replace_in(server, &surrounding);
+        return (cx, echo, log);
+    };
+    let route = Route::of(req);
+    let start = RequestStart {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        route: route.template(),
+        span: &server,
+        remote_parent: inbound.trace.is_some(),
+    };
+    let mut log = AccessLog::new(event, req.method().clone(), route.clone(), &server);
+    log.request_id = inbound.request_id.clone();
+    log.inbound_trace_id = inbound_trace_id;
+    let cx = inbound.replace_in(server.clone(), &surrounding);
+    let (cx, span) = recorder.0.start(&start, cx);
+    log.span = span.map(Recorded);
+    (cx, echo, Some(Box::new(log)))
 }

@@ -4,7 +4,7 @@
 use http::header::HeaderValue;
 use http::Request;
 
-use super::config::Config;
+use super::config::{Config, Recorder};
 use super::echo::Echo;
 use super::trust::Trust;
 use crate::context::Context;
@@ -12,7 +12,7 @@ use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
 use crate::propagation::{HeaderIndex, Propagated, RequestId, TraceParent};
 use crate::slot::scope_is_own;
-use crate::trace::{TraceContext, TRACE_CONTEXT};
+use crate::trace::{TraceContext, TraceId, TRACE_CONTEXT};
 
 /// The request id, read once into `inbound`: a configured propagator's,
 /// else the layer's header. Returns the value to echo, which is what the
@@ -36,6 +36,7 @@ fn read_request_id(
 }
 
 /// Steps 1-3: what the caller sent, and the request's context.
+#[inline]
 pub(super) fn seed<B>(
     config: &Config,
     req: &Request<B>,
@@ -99,6 +100,31 @@ pub(super) fn seed<B>(
         let cx = inbound.replace_in(server, &surrounding);
         return (cx, echo, log);
     };
+    let (cx, log) = recorded(
+        recorder,
+        req,
+        event,
+        inbound,
+        inbound_trace_id,
+        server,
+        &surrounding,
+    );
+    (cx, echo, Some(log))
+}
+
+/// The end of [`seed`] with a span recorder: the access-log record is made
+/// whether or not the event is wanted, to end the recorder's span with it.
+/// Out of line: the common request has no recorder.
+#[inline(never)]
+fn recorded<B>(
+    recorder: &Recorder,
+    req: &Request<B>,
+    event: Option<tracing::Level>,
+    inbound: Propagated,
+    inbound_trace_id: Option<TraceId>,
+    server: TraceContext,
+    surrounding: &Context,
+) -> (Context, Box<AccessLog>) {
     let route = Route::of(req);
     let start = RequestStart {
         method: req.method(),
@@ -111,8 +137,8 @@ pub(super) fn seed<B>(
     let mut log = AccessLog::new(event, req.method().clone(), route.clone(), &server);
     log.request_id = inbound.request_id.clone();
     log.inbound_trace_id = inbound_trace_id;
-    let cx = inbound.replace_in(server.clone(), &surrounding);
+    let cx = inbound.replace_in(server.clone(), surrounding);
     let (cx, span) = recorder.0.start(&start, cx);
     log.span = span.map(Recorded);
-    (cx, echo, Some(Box::new(log)))
+    (cx, Box::new(log))
 }

@@ -205,3 +205,43 @@ async fn errors_cancellations_and_panics_end_the_span_as_such() {
         assert_eq!(s.span_id, e.span_id);
     }
 }
+
+/// A service whose `call` itself panics (before it returns a future).
+#[derive(Clone)]
+struct PanicsInCall;
+
+impl tower::Service<http::Request<axum::body::Body>> for PanicsInCall {
+    type Response = http::Response<axum::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<axum::body::Body>) -> Self::Future {
+        panic!("call panics");
+    }
+}
+
+#[test]
+fn a_panic_in_call_ends_the_span_inside_the_requests_context() {
+    use tower::Layer;
+    let record = Record::default();
+    let mut svc = ContextLayer::new()
+        .record_spans(record.clone())
+        .layer(PanicsInCall);
+    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tower::Service::call(&mut svc, request("/users/7", &[]))
+    }));
+    assert!(called.is_err());
+    let ended = record.ended.lock().unwrap().clone();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].outcome, "panicked");
+    // The module docs: the span is ended "inside the request's context",
+    // as on every other outcome (see the tests above).
+    assert_eq!(ended[0].mark, Some("recorded"), "{ended:?}");
+}

@@ -232,3 +232,51 @@ fn the_span_closes_once_its_children_are_done() {
         );
     });
 }
+
+#[test]
+fn a_cancelled_tasks_destructors_run_inside_its_span_as_with_in_current_span() {
+    seen();
+    /// Logs when dropped: what a cancelled task's clean-up looks like.
+    struct LogOnDrop(&'static str);
+    impl Drop for LogOnDrop {
+        fn drop(&mut self) {
+            info!("{}", self.0);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // tracing's own way: the future is dropped inside its span.
+        let theirs = info_span!("cancelled").in_scope(|| {
+            let guard = LogOnDrop("dropped: in_current_span");
+            tokio::spawn(
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                }
+                .in_current_span(),
+            )
+        });
+        // ctx's, which the module docs say behaves "as tracing's own
+        // `.in_current_span()` would".
+        let ours = info_span!("cancelled").in_scope(|| {
+            let guard = LogOnDrop("dropped: ctx::spawn");
+            ctx::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            })
+        });
+        hop().await;
+        theirs.abort();
+        ours.abort();
+        let _ = theirs.await;
+        let _ = ours.await;
+    });
+    assert_eq!(
+        scopes_of("dropped: in_current_span"),
+        [names(&["cancelled"])]
+    );
+    assert_eq!(scopes_of("dropped: ctx::spawn"), [names(&["cancelled"])]);
+}

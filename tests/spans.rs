@@ -280,3 +280,67 @@ fn a_cancelled_tasks_destructors_run_inside_its_span_as_with_in_current_span() {
     );
     assert_eq!(scopes_of("dropped: ctx::spawn"), [names(&["cancelled"])]);
 }
+
+#[test]
+fn a_capture_in_the_span_the_context_already_carries_clones_no_span() {
+    seen();
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing::span::{Attributes as Attrs, Record as Values};
+    use tracing::{Event, Metadata};
+
+    static CLONES: AtomicUsize = AtomicUsize::new(0);
+    /// The registry, counting `clone_span` (what a `Span` clone costs).
+    struct Counting(tracing_subscriber::Registry);
+    impl Subscriber for Counting {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            self.0.enabled(m)
+        }
+        fn new_span(&self, a: &Attrs<'_>) -> Id {
+            self.0.new_span(a)
+        }
+        fn record(&self, s: &Id, v: &Values<'_>) {
+            self.0.record(s, v)
+        }
+        fn record_follows_from(&self, s: &Id, f: &Id) {
+            self.0.record_follows_from(s, f)
+        }
+        fn event(&self, e: &Event<'_>) {
+            self.0.event(e)
+        }
+        fn enter(&self, s: &Id) {
+            self.0.enter(s)
+        }
+        fn exit(&self, s: &Id) {
+            self.0.exit(s)
+        }
+        fn clone_span(&self, s: &Id) -> Id {
+            CLONES.fetch_add(1, Ordering::SeqCst);
+            self.0.clone_span(s)
+        }
+        fn try_close(&self, s: Id) -> bool {
+            self.0.try_close(s)
+        }
+        fn current_span(&self) -> tracing_core::span::Current {
+            self.0.current_span()
+        }
+    }
+
+    tracing::subscriber::with_default(Counting(tracing_subscriber::registry()), || {
+        let span = info_span!("carried");
+        // Inside a wrapped closure: the context carries `span`, which the
+        // replay made current.
+        let clones = span.in_scope(|| {
+            ctx::wrap(|| {
+                let before = CLONES.load(Ordering::SeqCst);
+                for _ in 0..10 {
+                    drop(ctx::wrap(|| ()));
+                }
+                CLONES.load(Ordering::SeqCst) - before
+            })
+        })();
+        // The module docs: "one `Span` clone per capture when the span
+        // differs from the one the context already carries; none when it
+        // is the same".
+        assert_eq!(clones, 0, "span clones for 10 captures in the same span");
+    });
+}

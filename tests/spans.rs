@@ -344,3 +344,17 @@ fn a_capture_in_the_span_the_context_already_carries_clones_no_span() {
         assert_eq!(clones, 0, "span clones for 10 captures in the same span");
     });
 }
+
+#[test]
+fn a_spawn_outside_any_span_does_not_get_a_span_the_context_kept() {
+    seen();
+    // A context captured inside a span (it carries the span)...
+    let kept = info_span!("kept").in_scope(|| ctx::wrap(ctx::Context::current))();
+    // ...entered later where no span is current: `enter` installs no span.
+    let _guard = kept.enter();
+    assert!(tracing::Span::current().is_none());
+    let child = ctx::wrap(|| tracing::Span::current().metadata().map(|m| m.name()));
+    // The module docs: a capture "takes the `tracing` span current at the
+    // call"; none is.
+    assert_eq!(child(), None);
+}

@@ -231,3 +231,33 @@ fn a_replay_function_that_catches_the_works_panic_keeps_its_message() {
         "the caller sees: {message:?}"
     );
 }
+
+#[test]
+fn a_scope_of_another_key_does_not_reinstall_an_older_carried_value() {
+    let _serial = register();
+    static USER: Key<u32> = Key::new("user");
+    /// The user's own scoped setter for their thread-local.
+    fn with_tenant<R>(tenant: u32, f: impl FnOnce() -> R) -> R {
+        struct Back(u32);
+        impl Drop for Back {
+            fn drop(&mut self) {
+                TENANT.set(self.0);
+            }
+        }
+        let _back = Back(TENANT.replace(tenant));
+        f()
+    }
+    let seen = as_tenant_sync(7, || {
+        with_tenant(8, || {
+            let direct = TENANT.get();
+            // A capture takes the thread-local as it is now...
+            let wrapped = ctx::wrap(|| TENANT.get())();
+            // ...but a scope of an unrelated ctx key replays the value the
+            // context captured earlier, undoing the user's own change.
+            let sync = USER.sync_scope(1, || TENANT.get());
+            let fut = futures::executor::block_on(USER.scope(1, async { TENANT.get() }));
+            (direct, wrapped, sync, fut)
+        })
+    });
+    assert_eq!(seen, (8, 8, 8, 8));
+}

@@ -245,3 +245,37 @@ fn a_panic_in_call_ends_the_span_inside_the_requests_context() {
     // as on every other outcome (see the tests above).
     assert_eq!(ended[0].mark, Some("recorded"), "{ended:?}");
 }
+
+#[tokio::test]
+async fn a_request_starts_debug_output_shows_no_credentials() {
+    /// A recorder that logs what it is given, the way one debugs a recorder.
+    struct Debugs(Arc<Mutex<String>>);
+    impl SpanRecorder for Debugs {
+        fn start(
+            &self,
+            start: &RequestStart<'_>,
+            cx: Context,
+        ) -> (Context, Option<Box<dyn RecordedSpan>>) {
+            *self.0.lock().unwrap() = format!("{start:?}");
+            (cx, None)
+        }
+    }
+    let shown = Arc::new(Mutex::new(String::new()));
+    let app = axum::Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(ContextLayer::new().record_spans(Debugs(shown.clone())));
+    let res = app
+        .oneshot(request(
+            "/",
+            &[("authorization", "Bearer s3cr3t"), ("cookie", "session=abc")],
+        ))
+        .await
+        .unwrap();
+    drop(text(res).await);
+    let shown = shown.lock().unwrap().clone();
+    assert!(!shown.is_empty());
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("session=abc"),
+        "{shown}"
+    );
+}

@@ -729,7 +729,12 @@ fn the_outbound_call_line_logs_no_credentials_or_query() {
         .unwrap();
     trace.clone().sync_scope(|| {
         let mut headers = http::HeaderMap::new();
-        ctx::http::inject_logged(&mut headers, tracing::Level::INFO, &http::Method::POST, &uri);
+        ctx::http::inject_logged(
+            &mut headers,
+            tracing::Level::INFO,
+            &http::Method::POST,
+            &uri,
+        );
     });
     let calls = events_of(CLIENT_LOG_TARGET, &trace.trace_id().to_string());
     assert_eq!(calls.len(), 1, "{calls:?}");

@@ -267,7 +267,10 @@ async fn a_request_starts_debug_output_shows_no_credentials() {
     let res = app
         .oneshot(request(
             "/",
-            &[("authorization", "Bearer s3cr3t"), ("cookie", "session=abc")],
+            &[
+                ("authorization", "Bearer s3cr3t"),
+                ("cookie", "session=abc"),
+            ],
         ))
         .await
         .unwrap();

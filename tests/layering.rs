@@ -652,9 +652,7 @@ fn the_check_fails_on_a_use_of_a_higher_layer() {
         "use crate::model::TraceId;\nuse crate::http::ContextLayer;\n",
     ));
     assert_eq!(problems.len(), 1, "{problems:?}");
-    let problems = problems_of(&tree_with_core(
-        "fn f() { let _ = crate::trace_id(); }\n",
-    ));
+    let problems = problems_of(&tree_with_core("fn f() { let _ = crate::trace_id(); }\n"));
     assert_eq!(problems.len(), 1, "through the facade: {problems:?}");
 }
 
@@ -686,7 +684,10 @@ fn a_macro_of_a_higher_layer_used_by_the_core_is_an_edge() {
             "#[macro_use]\npub mod http;\nmod model;\nmod context;\n",
         ),
         ("model/mod.rs", "pub struct TraceId;\n"),
-        ("http/mod.rs", "#[macro_use]\nmod macros;\npub struct ContextLayer;\n"),
+        (
+            "http/mod.rs",
+            "#[macro_use]\nmod macros;\npub struct ContextLayer;\n",
+        ),
         (
             "http/macros.rs",
             "macro_rules! layer {\n    () => {\n        $crate::http::ContextLayer\n    };\n}\n",

@@ -98,7 +98,6 @@ type Edges = BTreeMap<usize, BTreeSet<usize>>;
 /// The layering problems of `files`, the edges seen, and the files by
 /// module.
 fn check(files: &[File]) -> (Vec<String>, Edges, BTreeMap<ModPath, usize>) {
-    let files = files;
     let by_module: BTreeMap<ModPath, usize> = files
         .iter()
         .enumerate()
@@ -111,10 +110,10 @@ fn check(files: &[File]) -> (Vec<String>, Edges, BTreeMap<ModPath, usize>) {
             continue;
         };
         for (scope, path) in &file.refs {
-            let Some(abs) = absolute(scope, path, &files, &by_module) else {
+            let Some(abs) = absolute(scope, path, files, &by_module) else {
                 continue;
             };
-            let Some(target) = resolve(&abs, &files, &by_module, 0) else {
+            let Some(target) = resolve(&abs, files, &by_module, 0) else {
                 continue;
             };
             if target == i {

@@ -208,3 +208,56 @@ fn a_context_without_the_value_replays_nothing() {
 fn as_tenant_sync<R>(tenant: u32, f: impl FnOnce() -> R) -> R {
     CARRIED.sync_scope(tenant, f)
 }
+
+#[test]
+fn a_replay_function_that_catches_the_works_panic_keeps_its_message() {
+    // A replay function that contains a panic of the work (as a
+    // `beforeExecute`/`afterExecute` pair might, to report it) and returns.
+    static CONTAINS: Key<u32> = Key::new("contains").with_replay(|_, run| {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    });
+    let cx = ctx::Context::new().with(&CONTAINS, 1);
+    let r = std::panic::catch_unwind(|| cx.run(|| -> u32 { panic!("the work's own panic") }));
+    let payload = r.unwrap_err();
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    // It called `run` once, as documented; the panic that reaches the
+    // caller should not say it skipped the work.
+    assert!(
+        !message.contains("skipped its work"),
+        "the caller sees: {message:?}"
+    );
+}
+
+#[test]
+fn a_scope_of_another_key_does_not_reinstall_an_older_carried_value() {
+    let _serial = register();
+    static USER: Key<u32> = Key::new("user");
+    /// The user's own scoped setter for their thread-local.
+    fn with_tenant<R>(tenant: u32, f: impl FnOnce() -> R) -> R {
+        struct Back(u32);
+        impl Drop for Back {
+            fn drop(&mut self) {
+                TENANT.set(self.0);
+            }
+        }
+        let _back = Back(TENANT.replace(tenant));
+        f()
+    }
+    let seen = as_tenant_sync(7, || {
+        with_tenant(8, || {
+            let direct = TENANT.get();
+            // A capture takes the thread-local as it is now...
+            let wrapped = ctx::wrap(|| TENANT.get())();
+            // ...but a scope of an unrelated ctx key replays the value the
+            // context captured earlier, undoing the user's own change.
+            let sync = USER.sync_scope(1, || TENANT.get());
+            let fut = futures::executor::block_on(USER.scope(1, async { TENANT.get() }));
+            (direct, wrapped, sync, fut)
+        })
+    });
+    assert_eq!(seen, (8, 8, 8, 8));
+}

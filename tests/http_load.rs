@@ -719,3 +719,30 @@ async fn the_outbound_call_line_stitches_the_access_logs_of_two_services() {
     assert!(events_of(CLIENT_LOG_TARGET, &trace).is_empty());
     assert_eq!(events_for(&trace).len(), 1);
 }
+
+#[test]
+fn the_outbound_call_line_logs_no_credentials_or_query() {
+    recorder();
+    let trace = ctx::trace::TraceContext::new_root();
+    let uri: http::Uri = "https://user:secret@payments.internal/charge?card_token=tok_123"
+        .parse()
+        .unwrap();
+    trace.clone().sync_scope(|| {
+        let mut headers = http::HeaderMap::new();
+        ctx::http::inject_logged(
+            &mut headers,
+            tracing::Level::INFO,
+            &http::Method::POST,
+            &uri,
+        );
+    });
+    let calls = events_of(CLIENT_LOG_TARGET, &trace.trace_id().to_string());
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    // The access log names a request by its route or path, never its query;
+    // the outbound line writes the whole URI, password and query included.
+    let logged = &calls[0]["uri"];
+    assert!(
+        !logged.contains("secret") && !logged.contains("tok_123"),
+        "{logged}"
+    );
+}

@@ -205,3 +205,80 @@ async fn errors_cancellations_and_panics_end_the_span_as_such() {
         assert_eq!(s.span_id, e.span_id);
     }
 }
+
+/// A service whose `call` itself panics (before it returns a future).
+#[derive(Clone)]
+struct PanicsInCall;
+
+impl tower::Service<http::Request<axum::body::Body>> for PanicsInCall {
+    type Response = http::Response<axum::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<axum::body::Body>) -> Self::Future {
+        panic!("call panics");
+    }
+}
+
+#[test]
+fn a_panic_in_call_ends_the_span_inside_the_requests_context() {
+    use tower::Layer;
+    let record = Record::default();
+    let mut svc = ContextLayer::new()
+        .record_spans(record.clone())
+        .layer(PanicsInCall);
+    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tower::Service::call(&mut svc, request("/users/7", &[]))
+    }));
+    assert!(called.is_err());
+    let ended = record.ended.lock().unwrap().clone();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].outcome, "panicked");
+    // The module docs: the span is ended "inside the request's context",
+    // as on every other outcome (see the tests above).
+    assert_eq!(ended[0].mark, Some("recorded"), "{ended:?}");
+}
+
+#[tokio::test]
+async fn a_request_starts_debug_output_shows_no_credentials() {
+    /// A recorder that logs what it is given, the way one debugs a recorder.
+    struct Debugs(Arc<Mutex<String>>);
+    impl SpanRecorder for Debugs {
+        fn start(
+            &self,
+            start: &RequestStart<'_>,
+            cx: Context,
+        ) -> (Context, Option<Box<dyn RecordedSpan>>) {
+            *self.0.lock().unwrap() = format!("{start:?}");
+            (cx, None)
+        }
+    }
+    let shown = Arc::new(Mutex::new(String::new()));
+    let app = axum::Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(ContextLayer::new().record_spans(Debugs(shown.clone())));
+    let res = app
+        .oneshot(request(
+            "/",
+            &[
+                ("authorization", "Bearer s3cr3t"),
+                ("cookie", "session=abc"),
+            ],
+        ))
+        .await
+        .unwrap();
+    drop(text(res).await);
+    let shown = shown.lock().unwrap().clone();
+    assert!(!shown.is_empty());
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("session=abc"),
+        "{shown}"
+    );
+}

@@ -72,17 +72,37 @@ struct File {
 fn no_layer_imports_a_layer_above_it_and_no_files_form_a_circle() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = read_tree(&root);
-    let by_module: BTreeMap<ModPath, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.module.clone(), i))
-        .collect();
+    let (problems, edges, by_module) = check(&files);
     assert!(
         by_module.len() > 20,
         "the source tree was not read: {} files",
         by_module.len()
     );
+    assert!(
+        problems.is_empty(),
+        "layering:\n  {}",
+        problems.join("\n  ")
+    );
+    // The check can fail: the core's edges to the model were seen.
+    let context = by_module[&vec!["context".to_string()]];
+    assert!(
+        edges[&context]
+            .iter()
+            .any(|&t| files[t].module.first().map(String::as_str) == Some("model")),
+        "no edge from the core to the model was seen: the reading is broken"
+    );
+}
 
+type Edges = BTreeMap<usize, BTreeSet<usize>>;
+
+/// The layering problems of `files`, the edges seen, and the files by
+/// module.
+fn check(files: &[File]) -> (Vec<String>, Edges, BTreeMap<ModPath, usize>) {
+    let by_module: BTreeMap<ModPath, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.module.clone(), i))
+        .collect();
     let mut problems = Vec::new();
     let mut edges: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for (i, file) in files.iter().enumerate() {
@@ -90,10 +110,10 @@ fn no_layer_imports_a_layer_above_it_and_no_files_form_a_circle() {
             continue;
         };
         for (scope, path) in &file.refs {
-            let Some(abs) = absolute(scope, path, &files, &by_module) else {
+            let Some(abs) = absolute(scope, path, files, &by_module) else {
                 continue;
             };
-            let Some(target) = resolve(&abs, &files, &by_module, 0) else {
+            let Some(target) = resolve(&abs, files, &by_module, 0) else {
                 continue;
             };
             if target == i {
@@ -130,19 +150,7 @@ fn no_layer_imports_a_layer_above_it_and_no_files_form_a_circle() {
             names.join(", ")
         ));
     }
-    assert!(
-        problems.is_empty(),
-        "layering:\n  {}",
-        problems.join("\n  ")
-    );
-    // The check can fail: the core's edges to the model were seen.
-    let context = by_module[&vec!["context".to_string()]];
-    assert!(
-        edges[&context]
-            .iter()
-            .any(|&t| files[t].module.first().map(String::as_str) == Some("model")),
-        "no edge from the core to the model was seen: the reading is broken"
-    );
+    (problems, edges, by_module)
 }
 
 /// The layer of a module; a module missing from `LAYERS` is a problem.
@@ -601,4 +609,102 @@ fn the_reading_sees_use_trees_and_inline_paths() {
     edges.insert(2, BTreeSet::from([0]));
     edges.insert(3, BTreeSet::from([0]));
     assert_eq!(cycles(4, &edges), vec![vec![0, 1, 2]]);
+}
+
+/// The problems `check` finds in a tree of (path under `src/`, text).
+fn problems_of(tree: &[(&str, &str)]) -> Vec<String> {
+    let root = Path::new("/crate/src");
+    let files: Vec<File> = tree
+        .iter()
+        .map(|(path, text)| {
+            let path = root.join(path);
+            let module = module_of(root, &path);
+            parse(path, module, text)
+        })
+        .collect();
+    check(&files).0
+}
+
+/// A small crate shaped like this one: a facade re-exporting a layer-3
+/// function at the root (as `lib.rs` does `trace_id`), a core file, the
+/// model and http.
+fn tree_with_core(core: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "lib.rs",
+            "mod model;\nmod context;\npub mod trace;\npub mod http;\n\
+             pub use trace::trace_id;\n",
+        ),
+        ("model/mod.rs", "pub struct TraceId;\n"),
+        (
+            "trace/mod.rs",
+            "use crate::model::TraceId;\npub fn trace_id() -> Option<TraceId> { None }\n",
+        ),
+        ("http/mod.rs", "pub struct ContextLayer;\n"),
+        ("context.rs", core),
+    ]
+}
+
+#[test]
+fn the_check_fails_on_a_use_of_a_higher_layer() {
+    let problems = problems_of(&tree_with_core(
+        "use crate::model::TraceId;\nuse crate::http::ContextLayer;\n",
+    ));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problems = problems_of(&tree_with_core("fn f() { let _ = crate::trace_id(); }\n"));
+    assert_eq!(problems.len(), 1, "through the facade: {problems:?}");
+}
+
+#[test]
+fn a_glob_import_of_the_crate_root_does_not_hide_a_higher_layer() {
+    // `use crate::*;` then a bare name the facade re-exports from layer 3:
+    // the same edge as `crate::trace_id()` above.
+    let problems = problems_of(&tree_with_core(
+        "use crate::*;\nfn f() { let _ = trace_id(); }\n",
+    ));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn a_string_holding_two_slashes_does_not_hide_the_rest_of_its_line() {
+    let problems = problems_of(&tree_with_core(
+        "fn f() { let _url = \"http://x\"; let _ = crate::http::ContextLayer; }\n",
+    ));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn a_macro_of_a_higher_layer_used_by_the_core_is_an_edge() {
+    // http's macros declared first, so the core may invoke them (textual
+    // scope): the core then depends on http as surely as through a `use`.
+    let problems = problems_of(&[
+        (
+            "lib.rs",
+            "#[macro_use]\npub mod http;\nmod model;\nmod context;\n",
+        ),
+        ("model/mod.rs", "pub struct TraceId;\n"),
+        (
+            "http/mod.rs",
+            "#[macro_use]\nmod macros;\npub struct ContextLayer;\n",
+        ),
+        (
+            "http/macros.rs",
+            "macro_rules! layer {\n    () => {\n        $crate::http::ContextLayer\n    };\n}\n",
+        ),
+        ("context.rs", "fn f() {\n    let _ = layer!();\n}\n"),
+    ]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn files_that_use_each_other_are_a_circle() {
+    let problems = problems_of(&[
+        ("lib.rs", "mod model;\npub mod http;\n"),
+        ("model/mod.rs", "pub struct TraceId;\n"),
+        ("http/mod.rs", "mod body;\nmod log;\n"),
+        ("http/body.rs", "use super::log::emit;\npub struct Body;\n"),
+        ("http/log.rs", "pub fn emit(_: &super::body::Body) {}\n"),
+    ]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("depend on each other"), "{problems:?}");
 }

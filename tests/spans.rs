@@ -232,3 +232,129 @@ fn the_span_closes_once_its_children_are_done() {
         );
     });
 }
+
+#[test]
+fn a_cancelled_tasks_destructors_run_inside_its_span_as_with_in_current_span() {
+    seen();
+    /// Logs when dropped: what a cancelled task's clean-up looks like.
+    struct LogOnDrop(&'static str);
+    impl Drop for LogOnDrop {
+        fn drop(&mut self) {
+            info!("{}", self.0);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // tracing's own way: the future is dropped inside its span.
+        let theirs = info_span!("cancelled").in_scope(|| {
+            let guard = LogOnDrop("dropped: in_current_span");
+            tokio::spawn(
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                }
+                .in_current_span(),
+            )
+        });
+        // ctx's, which the module docs say behaves "as tracing's own
+        // `.in_current_span()` would".
+        let ours = info_span!("cancelled").in_scope(|| {
+            let guard = LogOnDrop("dropped: ctx::spawn");
+            ctx::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            })
+        });
+        hop().await;
+        theirs.abort();
+        ours.abort();
+        let _ = theirs.await;
+        let _ = ours.await;
+    });
+    assert_eq!(
+        scopes_of("dropped: in_current_span"),
+        [names(&["cancelled"])]
+    );
+    assert_eq!(scopes_of("dropped: ctx::spawn"), [names(&["cancelled"])]);
+}
+
+#[test]
+fn a_capture_in_the_span_the_context_already_carries_clones_no_span() {
+    seen();
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing::span::{Attributes as Attrs, Record as Values};
+    use tracing::{Event, Metadata};
+
+    static CLONES: AtomicUsize = AtomicUsize::new(0);
+    /// The registry, counting `clone_span` (what a `Span` clone costs).
+    struct Counting(tracing_subscriber::Registry);
+    impl Subscriber for Counting {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            self.0.enabled(m)
+        }
+        fn new_span(&self, a: &Attrs<'_>) -> Id {
+            self.0.new_span(a)
+        }
+        fn record(&self, s: &Id, v: &Values<'_>) {
+            self.0.record(s, v)
+        }
+        fn record_follows_from(&self, s: &Id, f: &Id) {
+            self.0.record_follows_from(s, f)
+        }
+        fn event(&self, e: &Event<'_>) {
+            self.0.event(e)
+        }
+        fn enter(&self, s: &Id) {
+            self.0.enter(s)
+        }
+        fn exit(&self, s: &Id) {
+            self.0.exit(s)
+        }
+        fn clone_span(&self, s: &Id) -> Id {
+            CLONES.fetch_add(1, Ordering::SeqCst);
+            self.0.clone_span(s)
+        }
+        fn try_close(&self, s: Id) -> bool {
+            self.0.try_close(s)
+        }
+        fn current_span(&self) -> tracing_core::span::Current {
+            self.0.current_span()
+        }
+    }
+
+    tracing::subscriber::with_default(Counting(tracing_subscriber::registry()), || {
+        let span = info_span!("carried");
+        // Inside a wrapped closure: the context carries `span`, which the
+        // replay made current.
+        let clones = span.in_scope(|| {
+            ctx::wrap(|| {
+                let before = CLONES.load(Ordering::SeqCst);
+                for _ in 0..10 {
+                    drop(ctx::wrap(|| ()));
+                }
+                CLONES.load(Ordering::SeqCst) - before
+            })
+        })();
+        // The module docs: "one `Span` clone per capture when the span
+        // differs from the one the context already carries; none when it
+        // is the same".
+        assert_eq!(clones, 0, "span clones for 10 captures in the same span");
+    });
+}
+
+#[test]
+fn a_spawn_outside_any_span_does_not_get_a_span_the_context_kept() {
+    seen();
+    // A context captured inside a span (it carries the span)...
+    let kept = info_span!("kept").in_scope(|| ctx::wrap(ctx::Context::current))();
+    // ...entered later where no span is current: `enter` installs no span.
+    let _guard = kept.enter();
+    assert!(tracing::Span::current().is_none());
+    let child = ctx::wrap(|| tracing::Span::current().metadata().map(|m| m.name()));
+    // The module docs: a capture "takes the `tracing` span current at the
+    // call"; none is.
+    assert_eq!(child(), None);
+}

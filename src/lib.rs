@@ -81,6 +81,8 @@
 //! - `http` (feature `http`): a tower layer that seeds each request's
 //!   context from its headers and writes an access log, and a client layer
 //!   that propagates it to the services it calls.
+//! - `otel` (feature `opentelemetry`): ctx's trace model and propagators
+//!   where OpenTelemetry's are expected.
 //!
 //! # Feature flags
 //!
@@ -89,6 +91,7 @@
 //! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`]; writes from another tokio task refused (below) |
 //! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http-body`, `tracing`) |
 //! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log (below) |
+//! | `opentelemetry` | no | `ctx::otel`: conversions to and from opentelemetry's span context and baggage, ctx's propagators as its `TextMapPropagator` |
 //! | `full`  | no      | every stable integration |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
@@ -150,6 +153,9 @@ pub mod trace;
 pub mod http;
 pub mod propagation;
 // 5. Integrations.
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod otel;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod spans;

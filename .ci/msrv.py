@@ -16,7 +16,9 @@ import sys
 
 
 def version(v):
-    return tuple(int(p) for p in v.split("."))
+    # Three parts, so that "1.85" and "1.85.0" compare equal.
+    parts = [int(p) for p in v.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():

@@ -7,6 +7,11 @@
 //!
 //! - `bare`: the future alone;
 //! - `ctx`: `ctx::Instrumented` (`in_context`), holding a one-value context;
+//! - `ctx_replay`: `Instrumented` holding that context and a value whose
+//!   key has a replay function that only runs the poll
+//!   ([`Key::with_replay`](ctx::Key::with_replay)): the cost of the
+//!   carried-context mechanism itself, what `ctx_otel` below pays before
+//!   opentelemetry's part;
 //! - `cell_swap`: the floor of that design, a context moved in and out of a
 //!   thread-local `Cell` around each poll, with nothing else;
 //! - `clone_per_poll`: what the design avoids, a thread-local `RefCell` slot
@@ -14,14 +19,22 @@
 //! - `task_local`: `tokio::task_local!` `scope`, holding a `u64`;
 //! - `tracing`: `tracing::Instrument` with a span and no subscriber;
 //! - `opentelemetry`: `opentelemetry::context::FutureExt::with_context`,
-//!   holding a one-value context.
+//!   holding a one-value context;
+//! - with the `opentelemetry` feature, `ctx_otel`: `Instrumented` holding
+//!   the `ctx` case's context with a trace context and the opentelemetry
+//!   context `ctx::otel::with_trace` makes for it (its span as a remote
+//!   parent), which every poll makes opentelemetry's current one; and
+//!   `opentelemetry_span`: `with_context` holding that same opentelemetry
+//!   context, the cost `ctx_otel` is held to (at most half of its
+//!   overhead, the target).
 //!
 //! After criterion's runs, the same cases are measured again interleaved
 //! (rounds of one batch per case, in rotated order) and the per-poll cost
 //! over `bare` is printed as the median of the per-round differences: on a
 //! shared machine the more trustworthy figure.
 //!
-//! Run with `cargo bench --bench poll`.
+//! Run with `cargo bench --bench poll` (add `--features opentelemetry` for
+//! the last two cases).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -148,6 +161,9 @@ impl<F: Future + Unpin> Future for ClonePerPoll<F> {
     }
 }
 
+/// A key whose replay function does nothing but run the work.
+static REPLAYED: ctx::Key<u64> = ctx::Key::new("replayed").with_replay(|_, run| run());
+
 /// One whole run of the measured future (1000 polls) in one wrapper.
 type Case = (&'static str, Box<dyn Fn() -> u32>);
 
@@ -157,12 +173,18 @@ fn cases() -> Vec<Case> {
     let otel_cx = opentelemetry::Context::new().with_value(OtelRequest(42));
     let span = tracing::info_span!("request");
     assert!(span.is_disabled(), "no subscriber is installed");
+    let replaying = cx.with(&REPLAYED, 1);
     let (c1, c2, c3) = (cx.clone(), cx.clone(), cx);
-    vec![
+    #[allow(unused_mut)]
+    let mut cases: Vec<Case> = vec![
         ("bare", Box::new(|| drive(PendingN::new()))),
         (
             "ctx",
             Box::new(move || drive(PendingN::new().in_context(c1.clone()))),
+        ),
+        (
+            "ctx_replay",
+            Box::new(move || drive(PendingN::new().in_context(replaying.clone()))),
         ),
         (
             "cell_swap",
@@ -192,6 +214,45 @@ fn cases() -> Vec<Case> {
         ),
         (
             "opentelemetry",
+            Box::new(move || drive(PendingN::new().with_context(otel_cx.clone()))),
+        ),
+    ];
+    #[cfg(feature = "opentelemetry")]
+    cases.extend(otel_cases());
+    cases
+}
+
+/// ctx carrying an opentelemetry context, and opentelemetry holding the
+/// same one.
+#[cfg(feature = "opentelemetry")]
+fn otel_cases() -> Vec<Case> {
+    use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+
+    let trace = ctx::trace::TraceContext::new_root();
+    let cx = ctx::otel::with_trace(
+        &Context::new()
+            .with(&REQUEST, 42)
+            .with(&ctx::trace::TRACE_CONTEXT, trace.clone()),
+    );
+    let otel_cx = opentelemetry::Context::new().with_remote_span_context(SpanContext::from(&trace));
+    // What a poll of `ctx_otel` shows opentelemetry.
+    let seen = drive(
+        async {
+            opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .clone()
+        }
+        .in_context(cx.clone()),
+    );
+    assert_eq!(&seen, otel_cx.span().span_context());
+    vec![
+        (
+            "ctx_otel",
+            Box::new(move || drive(PendingN::new().in_context(cx.clone()))),
+        ),
+        (
+            "opentelemetry_span",
             Box::new(move || drive(PendingN::new().with_context(otel_cx.clone()))),
         ),
     ]
@@ -233,6 +294,32 @@ fn interleaved_run() {
         &[("ctx", "task_local"), ("cell_swap", "task_local")],
         |i, r| times[i][r] - times[0][r],
     );
+    if names.contains(&"ctx_otel") {
+        // The target: carrying an opentelemetry context against
+        // opentelemetry's own `with_context` of the same context, as
+        // overheads over `bare`, and as what carrying it adds to `ctx`.
+        stats::print_ratios(
+            "overhead",
+            &names,
+            ROUNDS,
+            &[
+                ("ctx_otel", "opentelemetry_span"),
+                ("ctx", "opentelemetry_span"),
+            ],
+            |i, r| times[i][r] - times[0][r],
+        );
+        let ctx = names.iter().position(|n| *n == "ctx").unwrap();
+        stats::print_ratios(
+            "added",
+            &names,
+            ROUNDS,
+            &[("ctx_otel", "opentelemetry_span")],
+            |i, r| {
+                let base = if names[i] == "ctx_otel" { ctx } else { 0 };
+                times[i][r] - times[base][r]
+            },
+        );
+    }
 }
 
 fn main() {

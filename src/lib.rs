@@ -81,6 +81,9 @@
 //! - `http` (feature `http`): a tower layer that seeds each request's
 //!   context from its headers and writes an access log, and a client layer
 //!   that propagates it to the services it calls.
+//! - `otel` (feature `opentelemetry`): one trace across ctx and
+//!   OpenTelemetry, its spans parented to ctx's (and ctx's to its) at every
+//!   hop.
 //!
 //! # Feature flags
 //!
@@ -89,6 +92,7 @@
 //! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`]; writes from another tokio task refused (below) |
 //! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http-body`, `tracing`) |
 //! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log (below) |
+//! | `opentelemetry` | no | `ctx::otel`: conversions to and from opentelemetry's span context and baggage, ctx's propagators as its `TextMapPropagator`, and span parents shared both ways across every hop (`ctx::otel::init()`) |
 //! | `full`  | no      | every stable integration |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
@@ -172,6 +176,9 @@ pub mod trace;
 pub mod http;
 pub mod propagation;
 // 5. Integrations.
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod otel;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod spans;

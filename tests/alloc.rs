@@ -117,6 +117,28 @@ fn allocation_budget() {
     let (n, _) = allocations(|| drop(nested()));
     assert_eq!(n, 0, "nested drop once the stack has grown");
 
+    // Carrying an opentelemetry context: every poll makes it current and
+    // puts the previous one back without allocating (once the thread has
+    // opentelemetry's context stack), and a capture in a context that
+    // carries the right one adds nothing.
+    #[cfg(feature = "opentelemetry")]
+    {
+        ctx::otel::init().unwrap();
+        let traced =
+            ctx::otel::with_trace(&captured.with(&ctx::trace::TRACE_CONTEXT, trace.clone()));
+        traced.run(|| ()); // opentelemetry's stack for this thread
+        let mut fut = Box::pin(Countdown(1000).in_context(traced.clone()));
+        let (n, _) = allocations(|| loop {
+            if fut.as_mut().poll(&mut task_cx).is_ready() {
+                break;
+            }
+        });
+        assert_eq!(n, 0, "1001 polls carrying an opentelemetry context");
+        let (n, job) = allocations(|| traced.run(|| ctx::wrap(|| K10.get())));
+        assert_eq!(n, 0, "capture where the opentelemetry context is carried");
+        assert_eq!(job(), Some(10));
+    }
+
     // The spawn helpers cost what tokio's own spawn costs: one task cell.
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

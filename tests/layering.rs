@@ -41,6 +41,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("http", 5),
     // Integrations.
     ("spans", 6),
+    ("otel", 6),
 ];
 
 const LAYER_NAMES: [&str; 7] = [

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
+use super::source;
 use super::TRACE_CONTEXT;
+use crate::context::Context;
 use crate::future::Instrumented;
 use crate::model::TraceContext;
 
@@ -22,11 +24,37 @@ impl TraceContext {
         TRACE_CONTEXT.get()
     }
 
-    /// A [`child`](Self::child) of the current trace context, or a
-    /// [new root](Self::new_root) when there is none: the context for a new
-    /// span of work, such as an outgoing call.
+    /// A [`child`](Self::child) of the innermost current span
+    /// ([`innermost`](Self::innermost)), or a [new root](Self::new_root)
+    /// when there is none: the context for a new span of work, such as an
+    /// outgoing call.
     pub fn child_of_current() -> Self {
-        TRACE_CONTEXT.with(|t| t.map_or_else(Self::new_root, Self::child))
+        let cx = Context::current();
+        match source::inner_span(&cx) {
+            Some(inner) => inner.child(),
+            None => cx
+                .get(&TRACE_CONTEXT)
+                .map_or_else(Self::new_root, Self::child),
+        }
+    }
+
+    /// The innermost span current now, whichever tracing system made it:
+    /// the trace context of the current [`Context`], unless the
+    /// [span source](super::set_span_source) set by an integration (such as
+    /// `ctx::otel`, feature `opentelemetry`) has a current span inner to it.
+    /// With no source set this is [`current`](Self::current).
+    ///
+    /// # Examples
+    /// ```
+    /// use ctx::trace::TraceContext;
+    ///
+    /// assert_eq!(TraceContext::innermost(), None);
+    /// let root = TraceContext::new_root();
+    /// root.clone().sync_scope(|| assert_eq!(TraceContext::innermost(), Some(root)));
+    /// ```
+    pub fn innermost() -> Option<Self> {
+        let cx = Context::current();
+        source::inner_span(&cx).or_else(|| cx.get(&TRACE_CONTEXT).cloned())
     }
 
     /// Wraps `fut` so that it runs with this trace context in the current

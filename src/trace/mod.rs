@@ -9,6 +9,13 @@
 //! The wire formats that read and write these types live in
 //! [`propagation`](crate::propagation).
 //!
+//! Another tracing system can have a current span of its own, inner to
+//! ctx's (an OpenTelemetry span started inside a request). An integration
+//! sets a [`SpanSource`] that names it ([`set_span_source`]); ctx's new
+//! spans ([`TraceContext::child_of_current`], and so the `traceparent` of an
+//! outgoing call) are then its children, and [`TraceContext::innermost`]
+//! returns it. With no source set, ctx's span is the current one.
+//!
 //! # Examples
 //! ```
 //! use ctx::trace::{TraceContext, TraceFlags};
@@ -35,12 +42,14 @@
 //! ```
 
 mod current;
+mod source;
 
 pub use crate::model::{
     InvalidTraceState, ParseIdError, SpanId, TraceContext, TraceFlags, TraceId, TraceState,
     TraceStateIter,
 };
 pub use crate::value::TRACE_CONTEXT;
+pub use source::{set_span_source, span_source, SetSpanSourceError, SpanSource};
 
 /// The current trace id, if a [`TraceContext`] is in the current context.
 ///

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use crate::carry;
 use crate::context::{Context, Entry};
 use crate::error::AccessError;
 use crate::future::Instrumented;
@@ -115,13 +116,20 @@ impl<T: Send + Sync + 'static> Key<T> {
     /// # }
     /// ```
     pub fn scope<F: Future>(&'static self, value: T, fut: F) -> Instrumented<F> {
-        Instrumented::new(fut, Context::current().with(self, value))
+        Instrumented::new(fut, in_scope().with(self, value))
     }
 
     /// Runs `f` in the current context plus `value` under this key.
     pub fn sync_scope<R>(&'static self, value: T, f: impl FnOnce() -> R) -> R {
-        Context::current().with(self, value).run(f)
+        in_scope().with(self, value).run(f)
     }
+}
+
+/// The context a scope adds its value to: the current one, with the
+/// carried systems' current values (`crate::carry`), so that the scope
+/// replays what is current in them now, not what was carried in earlier.
+fn in_scope() -> Context {
+    carry::captured(Context::current())
 }
 
 #[cfg(test)]

@@ -414,13 +414,17 @@ impl Context {
     pub(crate) fn replayed<R>(&self, f: impl FnOnce() -> R) -> R {
         let mut f = Some(f);
         let mut out = None;
+        // The work's panic is caught inside the replay functions and resumed
+        // after them: they restore on a normal return, and one that would
+        // catch the unwind cannot swallow it.
         self.nest(self.entries(), &mut || {
             if let Some(f) = f.take() {
-                out = Some(f());
+                out = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
             }
         });
         match out {
-            Some(out) => out,
+            Some(Ok(out)) => out,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
             // Every replay function's `run` is called once, whatever the
             // function does (see `ErasedKey::replay`).
             None => unreachable!("a replay function skipped its work"),

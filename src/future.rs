@@ -27,7 +27,9 @@ pin_project! {
     /// - The previous context is restored after each poll, also when the poll
     ///   panics.
     /// - The inner future is dropped inside the context, so its destructors
-    ///   see the same values as its body.
+    ///   see the same values as its body (ctx's values: the replay functions
+    ///   of carried systems, [`Key::with_replay`](crate::Key::with_replay),
+    ///   run around polls, not around the drop).
     ///
     /// Made by [`FutureExt::in_context`], [`FutureExt::in_current_context`],
     /// the [`StreamExt`] twins, [`Key::scope`](crate::Key::scope) and the

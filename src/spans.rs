@@ -6,7 +6,11 @@
 //! `.instrument(span)`, `#[instrument]` or `span.in_scope(..)`, and the
 //! child runs inside it on every poll and call: its events and the spans it
 //! creates are nested under that span and show its fields, as `tracing`'s
-//! own `.in_current_span()` would, without writing it at each spawn.
+//! own `.in_current_span()` would, without writing it at each spawn. (One
+//! difference: `in_current_span()` also enters the span while the future is
+//! dropped; ctx enters carried spans around polls and calls only, so the
+//! destructors of a cancelled task run outside it. See
+//! [`Key::with_replay`](crate::Key::with_replay).)
 //!
 //! The spans and their fields are the user's: ctx only carries them (one
 //! `Span` clone per capture when the span differs from the one the context
@@ -47,10 +51,20 @@ pub static SPAN: Key<Span> =
 
 static SPANS: Carrier = Carrier::new("tracing span", capture);
 
-/// The current span into `cx`, unless it is there already or there is none.
+/// The current span into `cx`, unless it is there already; with no span
+/// current, none is handed on (not one `cx` kept from elsewhere).
 fn capture(cx: &Context) -> Option<Context> {
+    // Compared by id first: `Span::current()` clones the span (a
+    // reference count in the subscriber), needed only when it differs.
+    let current = tracing::dispatcher::get_default(|d| d.current_span());
+    let Some(id) = current.id() else {
+        return cx.contains(&SPAN).then(|| cx.without(&SPAN));
+    };
+    if cx.get(&SPAN).and_then(Span::id).as_ref() == Some(id) {
+        return None;
+    }
     let span = Span::current();
-    if span.is_none() || cx.get(&SPAN) == Some(&span) {
+    if span.is_none() {
         return None;
     }
     Some(cx.with(&SPAN, span))

@@ -67,6 +67,13 @@ struct File {
     reexports: BTreeMap<String, Vec<String>>,
     /// Inline modules declared in the file.
     inline_mods: BTreeSet<String>,
+    /// `macro_rules!` macros the file defines.
+    macros: BTreeSet<String>,
+    /// Macros the file invokes (`name!`), with the line.
+    macro_calls: Vec<String>,
+    /// Imports the reading cannot follow, refused outright: glob imports of
+    /// the crate root and glob re-exports.
+    refused: Vec<String>,
 }
 
 #[test]
@@ -110,13 +117,28 @@ fn check(files: &[File]) -> (Vec<String>, Edges, BTreeMap<ModPath, usize>) {
         let Some(from_layer) = layer_of(&file.module, &mut problems, &file.path) else {
             continue;
         };
+        for refused in &file.refused {
+            problems.push(format!("{} {refused}", rel(&file.path)));
+        }
+        // What the file uses: paths resolved to their defining file, and
+        // macros to the files that define a macro of that name.
+        let mut targets: Vec<(usize, String)> = Vec::new();
         for (scope, path) in &file.refs {
             let Some(abs) = absolute(scope, path, files, &by_module) else {
                 continue;
             };
-            let Some(target) = resolve(&abs, files, &by_module, 0) else {
-                continue;
-            };
+            if let Some(target) = resolve(&abs, files, &by_module, 0) {
+                targets.push((target, path.join("::")));
+            }
+        }
+        for name in &file.macro_calls {
+            for (target, f) in files.iter().enumerate() {
+                if f.macros.contains(name) {
+                    targets.push((target, format!("{name}!")));
+                }
+            }
+        }
+        for (target, shown) in targets {
             if target == i {
                 continue;
             }
@@ -124,7 +146,6 @@ fn check(files: &[File]) -> (Vec<String>, Edges, BTreeMap<ModPath, usize>) {
             let Some(to_layer) = layer_of(&to.module, &mut problems, &to.path) else {
                 continue;
             };
-            let shown = path.join("::");
             if to_layer > from_layer {
                 problems.push(format!(
                     "{} ({}) uses `{shown}` from {} ({})",
@@ -214,13 +235,74 @@ fn module_of(root: &Path, path: &Path) -> ModPath {
     parts
 }
 
-/// The code of a line: without a `//` comment (a string holding `//` loses
-/// its tail, which holds no path of ours).
-fn code(line: &str) -> &str {
-    match line.find("//") {
-        Some(i) => &line[..i],
-        None => line,
+/// The code of a line: string and char literals blanked out, and without
+/// a `//` comment.
+fn code(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let mut in_str = false;
+    while let Some(c) = chars.next() {
+        if in_str {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    in_str = false;
+                    out.push('"');
+                }
+                _ => out.push(' '),
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_str = true;
+                out.push('"');
+            }
+            '\'' => {
+                // A char literal ('x', '\n', '"'), or a lifetime ('a).
+                let rest: String = chars.clone().take(4).collect();
+                let len = if rest.starts_with('\\') {
+                    rest.find('\'').map(|i| i + 1)
+                } else {
+                    (rest.chars().nth(1) == Some('\'')).then_some(2)
+                };
+                match len {
+                    Some(n) => {
+                        for _ in 0..n {
+                            chars.next();
+                        }
+                        out.push_str("' '");
+                    }
+                    None => out.push('\''),
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => out.push(c),
+        }
     }
+    out
+}
+
+/// Macro invocations in a line of code: `name!` followed by a delimiter.
+fn macro_calls(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let bytes = code.as_bytes();
+    for (i, _) in code.match_indices('!') {
+        let next = code[i + 1..].trim_start().chars().next();
+        if !matches!(next, Some('(' | '[' | '{')) || bytes.get(i + 1) == Some(&b'=') {
+            continue;
+        }
+        let start = code[..i]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |j| j + 1);
+        let name = &code[start..i];
+        if !name.is_empty() && name != "macro_rules" && !name.starts_with(char::is_numeric) {
+            out.push(name.to_string());
+        }
+    }
+    out
 }
 
 fn parse(path: PathBuf, module: ModPath, text: &str) -> File {
@@ -230,6 +312,9 @@ fn parse(path: PathBuf, module: ModPath, text: &str) -> File {
         refs: Vec::new(),
         reexports: BTreeMap::new(),
         inline_mods: BTreeSet::new(),
+        macros: BTreeSet::new(),
+        macro_calls: Vec::new(),
+        refused: Vec::new(),
     };
     // Inline modules: (indentation of `mod x {`, name).
     let mut open: Vec<(usize, String)> = Vec::new();
@@ -249,6 +334,15 @@ fn parse(path: PathBuf, module: ModPath, text: &str) -> File {
             .chain(open.iter().map(|(_, n)| n.clone()))
             .collect();
         let code = code(trimmed);
+        let code = code.as_str();
+        if let Some(name) = code.trim_start().strip_prefix("macro_rules! ") {
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            file.macros.insert(name);
+        }
+        file.macro_calls.extend(macro_calls(code));
         if let Some((mut stmt, public)) = pending_use.take() {
             stmt.push(' ');
             stmt.push_str(code);
@@ -313,6 +407,17 @@ fn add_use(file: &mut File, scope: &ModPath, stmt: &str, public: bool) {
     let mut out = Vec::new();
     expand(&tokens, &mut 0, Vec::new(), &mut out);
     for (path, alias) in out {
+        if path.last().map(String::as_str) == Some("*") {
+            let shown = path.join("::");
+            if public {
+                file.refused
+                    .push(format!("re-exports a glob (`{shown}`): name the items"));
+            } else if path.len() == 2 && path[0] == "crate" {
+                file.refused.push(format!(
+                    "imports the crate root's glob (`{shown}`): name the items"
+                ));
+            }
+        }
         if public {
             let name = alias.or_else(|| path.last().cloned());
             if let Some(name) = name.filter(|n| n != "*" && n != "self") {

@@ -105,6 +105,23 @@ fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) -> Propagated
     fields
 }
 
+/// A URI as the outbound-call line shows it: scheme, host, port and path,
+/// without user information or query (either may hold credentials).
+struct Shown<'a>(&'a Uri);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        if let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) {
+            write!(f, "{scheme}://{host}")?;
+            if let Some(port) = uri.port_u16() {
+                write!(f, ":{port}")?;
+            }
+        }
+        f.write_str(uri.path())
+    }
+}
+
 fn log_call(level: Level, method: &Method, uri: &Uri, sent: &Propagated) {
     let Some(sent) = &sent.trace else {
         return;
@@ -113,7 +130,7 @@ fn log_call(level: Level, method: &Method, uri: &Uri, sent: &Propagated) {
         target: CLIENT_LOG_TARGET,
         LEVEL,
         method = %method,
-        uri = %uri,
+        uri = %Shown(uri),
         trace_id = %sent.trace_id(),
         span_id = %sent.span_id(),
         parent_span_id = sent.parent_span_id().map(tracing::field::display),

@@ -9,6 +9,8 @@
 //! the request's context, whether or not a subscriber wants the event.
 //! Without a recorder the layer does no work for it.
 
+use std::fmt;
+
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::context::Context;
@@ -35,7 +37,6 @@ pub trait RecordedSpan: Send + 'static {
 }
 
 /// What a [`SpanRecorder`] learns of a request when it starts.
-#[derive(Debug)]
 pub struct RequestStart<'a> {
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
@@ -43,6 +44,20 @@ pub struct RequestStart<'a> {
     pub(crate) route: Option<&'a str>,
     pub(crate) span: &'a TraceContext,
     pub(crate) remote_parent: bool,
+}
+
+/// Shows the header names only: values may be credentials.
+impl fmt::Debug for RequestStart<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestStart")
+            .field("method", self.method)
+            .field("path", &self.uri.path())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("route", &self.route)
+            .field("span", self.span)
+            .field("remote_parent", &self.remote_parent)
+            .finish()
+    }
 }
 
 impl<'a> RequestStart<'a> {

@@ -54,16 +54,19 @@ where
         // `call` itself runs in the context too: services often do work
         // (and log) before returning their future. The context is moved in
         // and out of the thread's slot, not cloned. If `call` panics, no
-        // response future will log the request: it is logged here (a layer
-        // further out may turn the panic into a response).
-        let inner = on_unwind(
-            || poll_in(&mut cx, || self.inner.call(req)),
-            || {
-                if let Some(log) = log.take() {
-                    log.emit(Outcome::Panicked);
-                }
-            },
-        );
+        // response future will log the request: it is logged here, still
+        // inside the request's context (a layer further out may turn the
+        // panic into a response).
+        let inner = poll_in(&mut cx, || {
+            on_unwind(
+                || self.inner.call(req),
+                || {
+                    if let Some(log) = log.take() {
+                        log.emit(Outcome::Panicked);
+                    }
+                },
+            )
+        });
         ResponseFuture::new(inner.in_context(cx), echo, log)
     }
 }

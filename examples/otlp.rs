@@ -24,10 +24,10 @@
 //! ```
 //!
 //! then run the example, open <http://localhost:16686>, pick the service
-//! `ctx-otlp-example` and look up the printed trace id. The tree is
-//! `checkout` with `reserve_stock` and `charge_card` under it; `checkout`'s
-//! parent is ctx's server span (the one the response's `traceparent`
-//! echoes), which ctx does not export, so Jaeger shows it as missing.
+//! `ctx-otlp-example` and look up the printed trace id. The tree is ctx's
+//! server span `GET /checkout` (recorded by `ctx::otel::ServerSpans`, the
+//! span the response's `traceparent` echoes), `checkout` under it, and
+//! `reserve_stock` and `charge_card` under that.
 //!
 //! With no collector listening, the export fails within a few seconds (the
 //! exporter's timeout): the example reports the error and exits with status 1.
@@ -37,9 +37,6 @@ use std::future::IntoFuture;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use ctx::http::ContextLayer;
@@ -102,15 +99,9 @@ where
 pub(crate) fn app() -> Router {
     Router::new()
         .route("/checkout", get(checkout))
-        .layer(middleware::from_fn(otel_scope))
-        .layer(ContextLayer::new())
-}
-
-/// Runs the rest of the request with ctx's server span as opentelemetry's
-/// current span, so that the handler's own spans are its children (spawned
-/// work needs nothing: ctx carries the parent there by itself).
-async fn otel_scope(req: Request, next: Next) -> Response {
-    ctx::otel::scope(next.run(req)).await
+        // The server span, exported as an OpenTelemetry span: the handler's
+        // spans and those of the work it spawns are its children.
+        .layer(ContextLayer::new().record_spans(ctx::otel::ServerSpans::new()))
 }
 
 /// The handler: a span of its own, and inside it a task and a blocking

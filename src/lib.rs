@@ -134,6 +134,9 @@
 //!   `ctx::spans`, `Level` for the access log and outbound-call lines.
 //! - `axum` 0.8 (feature `axum`): the `FromRequestParts` and `IntoResponse`
 //!   impls of the extractors.
+//! - `opentelemetry` 0.33 (feature `opentelemetry`): `ctx::otel`'s
+//!   conversions (`SpanContext`, ids, baggage), its `TextMapPropagator`
+//!   and carriers, and `ServerSpans::with_tracer`.
 //!
 //! # Rust version
 //!

@@ -455,7 +455,7 @@ fn one_request_exported_over_otlp_forms_one_tree() {
     provider.force_flush().expect("the spans are exported");
     provider.shutdown().unwrap();
 
-    let exported = collector_rt.block_on(collector.exported_spans(3, Duration::from_secs(10)));
+    let exported = collector_rt.block_on(collector.exported_spans(4, Duration::from_secs(10)));
     let trace_id = outcome.trace_id.to_string();
     let ours: HashMap<&str, _> = exported
         .iter()
@@ -463,11 +463,14 @@ fn one_request_exported_over_otlp_forms_one_tree() {
         .map(|s| (s.name.as_str(), s))
         .collect();
     let names: Vec<&str> = exported.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(ours.len(), 3, "exported: {names:?}");
-    // One tree under ctx's server span: the handler's span, and the task's
-    // and the blocking closure's under it.
+    assert_eq!(ours.len(), 4, "exported: {names:?}");
+    // One tree: ctx's server span (exported, and the one the response
+    // echoed), the handler's span under it, and the task's and the blocking
+    // closure's under that.
+    let server = ours["GET /checkout"];
+    assert_eq!(server.span_id, outcome.server_span.to_string());
     let checkout = ours["checkout"];
-    assert_eq!(checkout.parent_span_id, outcome.server_span.to_string());
+    assert_eq!(checkout.parent_span_id, server.span_id);
     assert_eq!(ours["reserve_stock"].parent_span_id, checkout.span_id);
     assert_eq!(ours["charge_card"].parent_span_id, checkout.span_id);
     collector.abort();
@@ -491,4 +494,119 @@ fn the_trace_context_in_a_seeded_context_is_what_with_trace_reads() {
         TraceContext::try_from(&seen).unwrap().span_id(),
         span.span_id()
     );
+}
+
+#[test]
+fn the_server_span_is_exported_as_a_server_span_with_ctx_s_ids() {
+    use axum::routing::get;
+    use ctx::http::ContextLayer;
+    use opentelemetry::trace::{Status, Tracer as _};
+    use tower::ServiceExt;
+
+    telemetry();
+    let app = axum::Router::new()
+        .route(
+            "/orders/{id}",
+            get(|| async {
+                // A span of the handler's, and one in a spawned task.
+                tracer().in_span("handler work", |_| ());
+                ctx::spawn(async { tracer().in_span("spawned work", |_| ()) })
+                    .await
+                    .unwrap();
+                ctx::trace_id().unwrap().to_string()
+            }),
+        )
+        .route(
+            "/fail",
+            get(|| async { (http::StatusCode::INTERNAL_SERVER_ERROR, "no") }),
+        )
+        .layer(ContextLayer::new().record_spans(ctx::otel::ServerSpans::with_tracer(tracer())));
+    let caller = TraceContext::new_root();
+    let traceparent = ctx::propagation::TraceParent::from(&caller).to_string();
+    let (echoed, handler_trace) = runtime().block_on(async {
+        let req = http::Request::get("/orders/7")
+            .header("traceparent", &traceparent)
+            .header("host", "shop.test:8080")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let echoed = res.headers()["traceparent"].to_str().unwrap().to_string();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let req = http::Request::get("/fail")
+            .header("traceparent", &traceparent)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let failed = app.oneshot(req).await.unwrap();
+        drop(axum::body::to_bytes(failed.into_body(), usize::MAX).await);
+        (echoed, String::from_utf8(body.to_vec()).unwrap())
+    });
+    assert_eq!(handler_trace, caller.trace_id().to_string());
+
+    let spans = spans_of(caller.trace_id());
+    let server = &spans["GET /orders/{id}"];
+    assert_eq!(server.span_kind, opentelemetry::trace::SpanKind::Server);
+    // Its parent is the caller's span, and ctx's echo names it.
+    assert_child(&spans, "GET /orders/{id}", caller.span_id());
+    let server_id = id_of(&spans, "GET /orders/{id}");
+    assert!(
+        echoed.contains(&server_id.to_string()),
+        "{echoed} vs {server_id}"
+    );
+    assert_child(&spans, "handler work", server_id);
+    assert_child(&spans, "spawned work", server_id);
+    let attribute = |span: &SpanData, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(
+        attribute(server, "http.request.method").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(attribute(server, "url.path").as_deref(), Some("/orders/7"));
+    assert_eq!(
+        attribute(server, "http.route").as_deref(),
+        Some("/orders/{id}")
+    );
+    assert_eq!(
+        attribute(server, "server.address").as_deref(),
+        Some("shop.test")
+    );
+    assert_eq!(
+        attribute(server, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(server.status, Status::Unset);
+    let fail = &spans["GET /fail"];
+    assert_eq!(
+        attribute(fail, "http.response.status_code").as_deref(),
+        Some("500")
+    );
+    assert!(
+        matches!(fail.status, Status::Error { .. }),
+        "{:?}",
+        fail.status
+    );
+
+    // An unsampled caller: nothing recorded, the echo keeps ctx's span.
+    let unsampled = TraceContext::new_root().with_flags(ctx::trace::TraceFlags::NONE);
+    let traceparent = ctx::propagation::TraceParent::from(&unsampled).to_string();
+    let app = axum::Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(ContextLayer::new().record_spans(ctx::otel::ServerSpans::with_tracer(tracer())));
+    runtime().block_on(async {
+        let req = http::Request::get("/")
+            .header("traceparent", &traceparent)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert!(res.headers()["traceparent"]
+            .to_str()
+            .unwrap()
+            .contains(&unsampled.trace_id().to_string()));
+    });
+    assert!(spans_of(unsampled.trace_id()).is_empty());
 }

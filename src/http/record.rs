@@ -22,7 +22,11 @@ pub trait SpanRecorder: Send + Sync + 'static {
     /// `cx`; returns the context the service runs in (`cx`, or `cx` with
     /// the recorder's own values added, such as its span to be the parent
     /// of spans made in the handler) and the span to end, if one is
-    /// recorded.
+    /// recorded. A recorder whose system makes its own ids may put a
+    /// [`TraceContext`] with them in the returned context (same parent, the
+    /// system's span id, and its trace id for a new trace): the response's
+    /// `traceparent`, the access log and a request id standing in for a
+    /// missing one then name that span.
     fn start(
         &self,
         start: &RequestStart<'_>,

@@ -222,6 +222,19 @@ pub fn with_trace(cx: &Context) -> Context {
     )
 }
 
+/// `cx` carrying `otel` (whose span is the server span `under`): the
+/// server layer's recorder (`server.rs`) installs its span this way.
+#[cfg(feature = "http")]
+pub(super) fn carrying(cx: &Context, otel: OtelContext, under: SpanId) -> Context {
+    cx.with(
+        &OTEL,
+        Carried {
+            otel,
+            under: Some(under),
+        },
+    )
+}
+
 /// Runs `fut` in the current context made ready for opentelemetry with
 /// [`with_trace`]: on every poll, opentelemetry's current span is ctx's
 /// span (or a span opentelemetry made inside it), so the spans `fut`

@@ -131,11 +131,16 @@ mod carrier;
 mod context;
 mod convert;
 mod propagator;
+#[cfg(feature = "http")]
+mod server;
 
 pub use carrier::{CtxCarrier, OtelCarrier};
 pub use context::{scope, sync_scope, with_trace};
 pub use convert::InvalidSpanContext;
 pub use propagator::TextMap;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use server::ServerSpans;
 
 /// Sets ctx up for opentelemetry, once for the process: registers the
 /// [carrier](crate::carry) that takes opentelemetry's current context into

@@ -10,7 +10,7 @@ use super::trust::Trust;
 use crate::context::Context;
 use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
-use crate::propagation::{HeaderIndex, Propagated, RequestId, TraceParent};
+use crate::propagation::{HeaderIndex, Propagated, RequestId, TraceParent, REQUEST_ID};
 use crate::slot::scope_is_own;
 use crate::trace::{TraceContext, TraceId, TRACE_CONTEXT};
 
@@ -100,7 +100,8 @@ pub(super) fn seed<B>(
         let cx = inbound.replace_in(server, &surrounding);
         return (cx, echo, log);
     };
-    let (cx, log) = recorded(
+    let stand_in = echo.request_id.is_none();
+    let (cx, log, server) = recorded(
         recorder,
         req,
         event,
@@ -108,7 +109,10 @@ pub(super) fn seed<B>(
         inbound_trace_id,
         server,
         &surrounding,
+        stand_in,
     );
+    let mut echo = echo;
+    echo.traceparent = TraceParent::from(&server);
     (cx, echo, Some(log))
 }
 
@@ -116,6 +120,7 @@ pub(super) fn seed<B>(
 /// whether or not the event is wanted, to end the recorder's span with it.
 /// Out of line: the common request has no recorder.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)] // seed's state, handed over once
 fn recorded<B>(
     recorder: &Recorder,
     req: &Request<B>,
@@ -124,7 +129,8 @@ fn recorded<B>(
     inbound_trace_id: Option<TraceId>,
     server: TraceContext,
     surrounding: &Context,
-) -> (Context, Box<AccessLog>) {
+    stand_in: bool,
+) -> (Context, Box<AccessLog>, TraceContext) {
     let route = Route::of(req);
     let start = RequestStart {
         method: req.method(),
@@ -134,11 +140,22 @@ fn recorded<B>(
         span: &server,
         remote_parent: inbound.trace.is_some(),
     };
-    let mut log = AccessLog::new(event, req.method().clone(), route.clone(), &server);
-    log.request_id = inbound.request_id.clone();
-    log.inbound_trace_id = inbound_trace_id;
+    let request_id = inbound.request_id.clone();
     let cx = inbound.replace_in(server.clone(), surrounding);
-    let (cx, span) = recorder.0.start(&start, cx);
+    let (mut cx, span) = recorder.0.start(&start, cx);
+    // The recorder may have given the server span ids of its own (its
+    // system's): the echo, the log and a stand-in request id follow them.
+    let adopted = cx.get(&TRACE_CONTEXT).cloned().unwrap_or(server);
+    let mut log = AccessLog::new(event, req.method().clone(), route, &adopted);
+    log.request_id = request_id;
+    if stand_in && log.request_id.is_some() {
+        let id = RequestId::from(adopted.trace_id());
+        if log.request_id.as_ref() != Some(&id) {
+            cx = cx.with(&REQUEST_ID, id.clone());
+            log.request_id = Some(id);
+        }
+    }
+    log.inbound_trace_id = inbound_trace_id;
     log.span = span.map(Recorded);
-    (cx, Box::new(log))
+    (cx, Box::new(log), adopted)
 }

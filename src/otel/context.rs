@@ -224,15 +224,16 @@ pub fn with_trace(cx: &Context) -> Context {
 
 /// `cx` carrying `otel` (whose span is the server span `under`): the
 /// server layer's recorder (`server.rs`) installs its span this way.
+///
+/// The server span `trace` goes in with it, in the same new table.
 #[cfg(feature = "http")]
-pub(super) fn carrying(cx: &Context, otel: OtelContext, under: SpanId) -> Context {
-    cx.with(
-        &OTEL,
-        Carried {
-            otel,
-            under: Some(under),
-        },
-    )
+pub(super) fn carrying(cx: &Context, trace: TraceContext, otel: OtelContext) -> Context {
+    use crate::context::Entry;
+    let under = Some(trace.span_id());
+    cx.with_entries([
+        Some(Entry::new(&TRACE_CONTEXT, trace)),
+        Some(Entry::new(&OTEL, Carried { otel, under })),
+    ])
 }
 
 /// Runs `fut` in the current context made ready for opentelemetry with

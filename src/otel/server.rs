@@ -11,7 +11,6 @@ use super::context::{carrying, with_trace};
 use crate::context::Context;
 use crate::http::record::{RecordedSpan, RequestEnd, RequestStart, SpanRecorder};
 use crate::model::TraceContext;
-use crate::trace::TRACE_CONTEXT;
 
 /// Records each request's server span as an OpenTelemetry span, for
 /// [`ContextLayer::record_spans`](crate::http::ContextLayer::record_spans):
@@ -101,15 +100,16 @@ impl SpanRecorder for ServerSpans {
             }
             None => OtelContext::new(),
         };
-        let method = start.method().as_str().to_owned();
+        let method = start.method().as_str();
         let name = match start.route() {
             Some(route) => format!("{method} {route}"),
-            None => method.clone(),
+            None => method.to_owned(),
         };
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", method),
+        let mut attributes = Vec::with_capacity(4);
+        attributes.extend([
+            KeyValue::new("http.request.method", method_value(start.method())),
             KeyValue::new("url.path", start.uri().path().to_owned()),
-        ];
+        ]);
         if let Some(route) = start.route() {
             attributes.push(KeyValue::new("http.route", route.to_owned()));
         }
@@ -132,10 +132,28 @@ impl SpanRecorder for ServerSpans {
         };
         let adopted = adopted.with_parent_span_id(span.parent_span_id());
         let otel = parent.with_span(otel_span);
-        let under = adopted.span_id();
-        let cx = carrying(&cx.with(&TRACE_CONTEXT, adopted), otel.clone(), under);
+        let cx = carrying(&cx, adopted, otel.clone());
         (cx, Some(Box::new(Recorded(otel))))
     }
+}
+
+/// A method's name as an attribute value: the standard ones without an
+/// allocation.
+fn method_value(method: &http::Method) -> opentelemetry::Value {
+    use http::Method;
+    let known: &'static str = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return opentelemetry::Value::from(method.as_str().to_owned()),
+    };
+    opentelemetry::Value::from(known)
 }
 
 /// The OpenTelemetry context holding a recorded server span.

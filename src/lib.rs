@@ -81,6 +81,8 @@
 //! - `http` (feature `http`): a tower layer that seeds each request's
 //!   context from its headers and writes an access log, and a client layer
 //!   that propagates it to the services it calls.
+//! - `logs` (feature `tracing-subscriber`): the ids on every log line of
+//!   `tracing_subscriber::fmt`, in text and JSON.
 //!
 //! # Feature flags
 //!
@@ -89,6 +91,7 @@
 //! | `tokio` | yes     | [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`], [`spawn_blocking_on`], [`spawn_detached`], [`JoinSetExt`]; writes from another tokio task refused (below) |
 //! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http-body`, `tracing`) |
 //! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log (below) |
+//! | `tracing-subscriber` | no | `ctx::logs`: every line `tracing_subscriber::fmt` writes, text or JSON, carries the current `trace_id`, `span_id` and `request_id` |
 //! | `full`  | no      | every stable integration |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
@@ -149,6 +152,10 @@ pub mod trace;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod propagation;
+// 5. Integrations.
+#[cfg(feature = "tracing-subscriber")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
+pub mod logs;
 
 pub use context::Context;
 pub use error::AccessError;

@@ -39,15 +39,17 @@ const LAYERS: &[(&str, u8)] = &[
     // 4. Wire formats, then the HTTP layers, then integrations.
     ("propagation", 4),
     ("http", 5),
+    ("logs", 6),
 ];
 
-const LAYER_NAMES: [&str; 6] = [
+const LAYER_NAMES: [&str; 7] = [
     "",
     "the data model",
     "the core",
     "the model in the context",
     "propagation",
     "http",
+    "integrations",
 ];
 
 type ModPath = Vec<String>;

@@ -159,13 +159,13 @@ impl<'a> Line<'a> {
         // The ids are copied out of the thread's slot, without a reference
         // count on the context (no code of the user's runs meanwhile); the
         // extras need the context itself.
-        let (empty, trace, request_id) = slot::with_current(|cx| {
+        let (trace, request_id) = slot::with_current(|cx| {
+            if cx.is_empty() {
+                return None;
+            }
             let trace = cx.get(&TRACE_CONTEXT).map(|t| (t.trace_id(), t.span_id()));
-            (cx.is_empty(), trace, cx.get(&REQUEST_ID).cloned())
-        });
-        if empty {
-            return None;
-        }
+            Some((trace, cx.get(&REQUEST_ID).cloned()))
+        })?;
         let line = Line {
             trace,
             request_id,

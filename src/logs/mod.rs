@@ -90,14 +90,15 @@
 //! # The access log, and events that carry the fields themselves
 //!
 //! An event with a field of the same name as one ctx would add keeps its
-//! own: the server layer's access-log event (target
+//! own, as `info!(trace_id = %other, "...")` does, and the server layer's
+//! access-log event (target
 //! [`ACCESS_LOG_TARGET`](crate::http::ACCESS_LOG_TARGET)), whose fields
-//! include `trace_id`, `span_id` and `request_id`, gets only the extras, and
-//! so does `info!(trace_id = %other, "...")`. In text such a field is not
-//! written a second time. In JSON a key is not added where the event's own
-//! field already is at the top level (`flatten_event(true)`); the event's
-//! fields nested under `"fields"` (the default) do not count, so that every
-//! object has the ids at its top level, the access log's included.
+//! include `trace_id`, `span_id` and `request_id`. In text such a field is
+//! not written a second time: the access-log line gets only the extras. In
+//! JSON a key is not added where the event's own field already is at the
+//! top level (`flatten_event(true)`); the event's fields nested under
+//! `"fields"` (the default) do not count, so that every object has the ids
+//! at its top level, the access log's included.
 //!
 //! # Limits
 //!

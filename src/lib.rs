@@ -84,6 +84,8 @@
 //! - `otel` (feature `opentelemetry`): one trace across ctx and
 //!   OpenTelemetry, its spans parented to ctx's (and ctx's to its) at every
 //!   hop.
+//! - `logs` (feature `tracing-subscriber`): the ids on every log line of
+//!   `tracing_subscriber::fmt`, in text and JSON.
 //!
 //! # Feature flags
 //!
@@ -93,6 +95,7 @@
 //! | `http`  | yes     | `ctx::http`: `ContextLayer`, `PropagateLayer`, `inject` (tower, `http-body`, `tracing`) |
 //! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log (below) |
 //! | `opentelemetry` | no | `ctx::otel`: conversions to and from opentelemetry's span context and baggage, ctx's propagators as its `TextMapPropagator`, and span parents shared both ways across every hop (`ctx::otel::init()`) |
+//! | `tracing-subscriber` | no | `ctx::logs`: every line `tracing_subscriber::fmt` writes, text or JSON, carries the current `trace_id`, `span_id` and `request_id` |
 //! | `full`  | no      | every stable integration |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
@@ -179,6 +182,9 @@ pub mod trace;
 pub mod http;
 pub mod propagation;
 // 5. Integrations.
+#[cfg(feature = "tracing-subscriber")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
+pub mod logs;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod otel;

@@ -42,6 +42,7 @@ const LAYERS: &[(&str, u8)] = &[
     // Integrations.
     ("spans", 6),
     ("otel", 6),
+    ("logs", 6),
 ];
 
 const LAYER_NAMES: [&str; 7] = [

@@ -140,6 +140,8 @@
 //! - `opentelemetry` 0.33 (feature `opentelemetry`): `ctx::otel`'s
 //!   conversions (`SpanContext`, ids, baggage), its `TextMapPropagator`
 //!   and carriers, and `ServerSpans::with_tracer`.
+//! - `tracing-subscriber` 0.3 (feature `tracing-subscriber`): `ctx::logs`
+//!   wraps fmt's `Format` and implements `FormatEvent`.
 //!
 //! # Rust version
 //!

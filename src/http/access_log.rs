@@ -99,6 +99,8 @@ impl AccessLog {
         method: Method,
         route: Route,
         trace: &TraceContext,
+        request_id: Option<RequestId>,
+        inbound_trace_id: Option<TraceId>,
     ) -> AccessLog {
         AccessLog {
             level,
@@ -109,8 +111,8 @@ impl AccessLog {
             trace_id: trace.trace_id(),
             span_id: trace.span_id(),
             parent_span_id: trace.parent_span_id(),
-            request_id: None,
-            inbound_trace_id: None,
+            request_id,
+            inbound_trace_id,
             panicked: false,
             span: None,
         }

@@ -89,11 +89,14 @@ pub(super) fn seed<B>(
     let event = config.access_log.filter(|l| access_log::enabled(*l));
     let Some(recorder) = &config.recorder else {
         let log = event.map(|level| {
-            let mut log =
-                AccessLog::new(Some(level), req.method().clone(), Route::of(req), &server);
-            log.request_id = inbound.request_id.clone();
-            log.inbound_trace_id = inbound_trace_id;
-            Box::new(log)
+            Box::new(AccessLog::new(
+                Some(level),
+                req.method().clone(),
+                Route::of(req),
+                &server,
+                inbound.request_id.clone(),
+                inbound_trace_id,
+            ))
         });
         // The surrounding context's own values are inherited; the
         // request-scoped ones are the request's alone.
@@ -140,22 +143,26 @@ fn recorded<B>(
         span: &server,
         remote_parent: inbound.trace.is_some(),
     };
-    let request_id = inbound.request_id.clone();
+    let mut request_id = inbound.request_id.clone();
     let cx = inbound.replace_in(server.clone(), surrounding);
     let (mut cx, span) = recorder.0.start(&start, cx);
     // The recorder may have given the server span ids of its own (its
     // system's): the echo, the log and a stand-in request id follow them.
     let adopted = cx.get(&TRACE_CONTEXT).cloned().unwrap_or(server);
-    let mut log = AccessLog::new(event, req.method().clone(), route, &adopted);
-    log.request_id = request_id;
-    if stand_in && log.request_id.is_some() {
+    let stand_in = request_id.as_ref().filter(|_| stand_in);
+    if stand_in.is_some_and(|id| *id != RequestId::from(adopted.trace_id())) {
         let id = RequestId::from(adopted.trace_id());
-        if log.request_id.as_ref() != Some(&id) {
-            cx = cx.with(&REQUEST_ID, id.clone());
-            log.request_id = Some(id);
-        }
+        cx = cx.with(&REQUEST_ID, id.clone());
+        request_id = Some(id);
     }
-    log.inbound_trace_id = inbound_trace_id;
+    let mut log = AccessLog::new(
+        event,
+        req.method().clone(),
+        route,
+        &adopted,
+        request_id,
+        inbound_trace_id,
+    );
     log.span = span.map(Recorded);
     (cx, Box::new(log), adopted)
 }

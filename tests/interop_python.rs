@@ -1501,3 +1501,50 @@ fn known_difference_reference_writes_space_as_plus() {
     assert_eq!(ours, pairs(&[("baggage", "k=two%20words")]));
     assert_eq!(peer.extract(Format::Baggage, &ours).baggage, bag);
 }
+
+/// Python → ctx → Python: members ctx did not change go out byte for byte as
+/// they came in, so the second Python service reads what the first one
+/// wrote, even where the two encodings disagree (`+` for a space, lowercase
+/// or needless escapes); members set by ctx's code go out in ctx's encoding,
+/// which the reference reads back too.
+#[test]
+fn baggage_python_to_ctx_to_python_is_forwarded_unchanged() {
+    let mut peer = Peer::start();
+    let bag = pairs(&[
+        ("region", "eu west"),
+        ("plus", "a+b"),
+        ("mixed", "caf\u{e9} 100% \u{1f600}"),
+        ("plain", "v"),
+    ]);
+    let theirs = peer.inject(Format::Baggage, None, &bag);
+    let [(name, sent)] = &theirs[..] else {
+        panic!("one baggage header: {theirs:?}")
+    };
+    assert_eq!(name, "baggage");
+    assert!(sent.contains("region=eu+west"), "{sent}");
+
+    // ctx reads it as W3C Baggage says (a literal '+')...
+    let mut fields = Propagated::new();
+    BaggagePropagator::new().extract(&header_map(&theirs), &mut fields);
+    assert_eq!(fields.baggage.get("region"), Some("eu+west"));
+    // ...and forwards it as it arrived, with a member of its own added.
+    fields.baggage.insert("hop", "ctx one").unwrap();
+    let forwarded = ctx_inject(Format::Baggage, &fields);
+    assert_eq!(
+        forwarded,
+        pairs(&[("baggage", &format!("{sent},hop=ctx%20one"))]),
+        "the received members are forwarded byte for byte"
+    );
+    let mut want = bag.clone();
+    want.push(("hop".to_owned(), "ctx one".to_owned()));
+    assert_eq!(peer.extract(Format::Baggage, &forwarded).baggage, want);
+
+    // A member ctx's code changes is written in ctx's encoding.
+    fields.baggage.insert("region", "us east").unwrap();
+    let changed = ctx_inject(Format::Baggage, &fields);
+    assert!(changed[0].1.starts_with("region=us%20east,"), "{changed:?}");
+    assert_eq!(
+        peer.extract(Format::Baggage, &changed).baggage[0],
+        ("region".to_owned(), "us east".to_owned())
+    );
+}

@@ -3,7 +3,12 @@
 //!
 //! [`Baggage`] is an ordered set of [`Member`]s, each with a key, a value and
 //! optional [`Property`]s. Values are plain (decoded) strings in memory and
-//! are percent-encoded on the wire.
+//! are percent-encoded on the wire. A member that arrived in a header and
+//! that no code changed goes out again exactly as its sender wrote it (less
+//! the optional whitespace around its parts), even where the sender's
+//! encoding differs from ctx's (`eu+west` from a form encoder, `%c3%a9`,
+//! `%41`): a chain of services that disagree on encoding keeps each value as
+//! its sender wrote it. Members set by code are written in ctx's encoding.
 //!
 //! The header form follows the W3C Baggage limits: at most
 //! [`Baggage::MAX_MEMBERS`] members, [`Baggage::MAX_MEMBER_LEN`] bytes per
@@ -46,6 +51,11 @@
 //!     baggage.to_string(),
 //!     "userId=alice,serverNode=DF%2028;region=eu,tenant=acme%20corp",
 //! );
+//!
+//! // Forwarded as the sender wrote it; '+' is a literal plus in W3C Baggage.
+//! let forwarded = Baggage::parse(b"region=eu+west");
+//! assert_eq!(forwarded.get("region"), Some("eu+west"));
+//! assert_eq!(forwarded.to_string(), "region=eu+west");
 //! ```
 
 use std::future::Future;

@@ -106,6 +106,14 @@ fn write_encoded(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
 
 /// The length of a member in header form.
 pub(super) fn member_len(m: &Member) -> usize {
+    if let Some(raw) = &m.raw {
+        return raw.len();
+    }
+    canonical_len(m)
+}
+
+/// The length of a member in ctx's encoding.
+fn canonical_len(m: &Member) -> usize {
     let mut len = m.key.len() + 1 + encoded_len(&m.value);
     for p in &m.properties {
         len += 1 + p.key.len();
@@ -117,6 +125,14 @@ pub(super) fn member_len(m: &Member) -> usize {
 }
 
 pub(super) fn write_member(out: &mut impl fmt::Write, m: &Member) -> fmt::Result {
+    match &m.raw {
+        Some(raw) => out.write_str(raw),
+        None => write_canonical(out, m),
+    }
+}
+
+/// Writes a member in ctx's encoding.
+fn write_canonical(out: &mut impl fmt::Write, m: &Member) -> fmt::Result {
     out.write_str(&m.key)?;
     out.write_char('=')?;
     write_encoded(out, &m.value)?;
@@ -169,6 +185,7 @@ fn parse_member(member: &[u8]) -> Option<Member> {
         return None;
     }
     let mut properties = Vec::new();
+    let mut raw_props: Vec<&[u8]> = Vec::new();
     for raw in parts {
         let prop = trim_ows(raw);
         if prop.is_empty() {
@@ -177,12 +194,84 @@ fn parse_member(member: &[u8]) -> Option<Member> {
             continue;
         }
         properties.push(parse_property(prop)?);
+        raw_props.push(prop);
     }
-    Some(Member {
+    let mut m = Member {
         key: ascii(key)?,
         value: percent_decode(raw_value),
         properties,
+        raw: None,
+    };
+    if !is_canonical(&m, raw_value, &raw_props) {
+        m.raw = Some(raw_form(key, raw_value, &raw_props));
+    }
+    Some(m)
+}
+
+/// Whether ctx's encoding of `m` writes exactly the member as it arrived,
+/// whitespace around its parts aside (keys are tokens, so only the values
+/// can differ).
+fn is_canonical(m: &Member, raw_value: &[u8], raw_props: &[&[u8]]) -> bool {
+    if !is_written_as(&m.value, raw_value) {
+        return false;
+    }
+    m.properties.iter().zip(raw_props).all(|(p, raw)| {
+        let eq = raw.iter().position(|&b| b == b'=');
+        match (&p.value, eq) {
+            (None, None) => true,
+            (Some(v), Some(eq)) => is_written_as(v, trim_ows(&raw[eq + 1..])),
+            _ => false,
+        }
     })
+}
+
+/// Whether `value` is encoded as exactly `raw`, without allocating.
+fn is_written_as(value: &str, raw: &[u8]) -> bool {
+    struct Compare<'a> {
+        rest: &'a [u8],
+        same: bool,
+    }
+    impl fmt::Write for Compare<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            match self.rest.strip_prefix(s.as_bytes()) {
+                Some(rest) if self.same => self.rest = rest,
+                _ => self.same = false,
+            }
+            Ok(())
+        }
+    }
+    if encoded_len(value) != raw.len() {
+        return false;
+    }
+    let mut cmp = Compare {
+        rest: raw,
+        same: true,
+    };
+    let _ = write_encoded(&mut cmp, value);
+    cmp.same && cmp.rest.is_empty()
+}
+
+/// The member's header form from its parts as they arrived, without the
+/// whitespace around them. Every part is visible ASCII (a token or
+/// `baggage-octet`s).
+fn raw_form(key: &[u8], raw_value: &[u8], raw_props: &[&[u8]]) -> Box<str> {
+    let mut out = Vec::with_capacity(key.len() + 1 + raw_value.len());
+    out.extend_from_slice(key);
+    out.push(b'=');
+    out.extend_from_slice(raw_value);
+    for prop in raw_props {
+        out.push(b';');
+        match prop.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                out.extend_from_slice(trim_ows(&prop[..eq]));
+                out.push(b'=');
+                out.extend_from_slice(trim_ows(&prop[eq + 1..]));
+            }
+            None => out.extend_from_slice(prop),
+        }
+    }
+    // Only ASCII went in.
+    String::from_utf8_lossy(&out).into()
 }
 
 /// `property = key OWS "=" OWS value / key OWS`

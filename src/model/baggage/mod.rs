@@ -31,11 +31,39 @@ pub struct Baggage {
 }
 
 /// One baggage member: a key, a value and optional properties.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// A member parsed from a header remembers how it arrived when that differs
+/// from how ctx would write it (`+` or a needless `%41` left as the sender
+/// wrote it, lowercase escapes, an escape that is not one): the header form
+/// then forwards it byte for byte, less the optional whitespace around its
+/// parts, so a chain of services that disagree on encoding keeps each value
+/// exactly as its sender wrote it. A member made or changed by code is
+/// written in ctx's encoding. Equality and hashing look at the key, the
+/// decoded value and the properties only.
+#[derive(Clone, Debug)]
 pub struct Member {
     key: String,
     value: String,
     properties: Vec<Property>,
+    // The member's header form as it arrived, when ctx's encoding would
+    // write it differently; `None` for members made by code.
+    raw: Option<Box<str>>,
+}
+
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.value == other.value && self.properties == other.properties
+    }
+}
+
+impl Eq for Member {}
+
+impl std::hash::Hash for Member {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+        self.value.hash(state);
+        self.properties.hash(state);
+    }
 }
 
 /// A property of a baggage [`Member`]: a key with an optional value
@@ -78,6 +106,7 @@ impl Member {
             key,
             value: value.into(),
             properties: Vec::new(),
+            raw: None,
         })
     }
 
@@ -95,6 +124,8 @@ impl Member {
             return Err(INVALID);
         }
         self.properties.push(Property { key, value });
+        // Changed by code: written in ctx's encoding from now on.
+        self.raw = None;
         Ok(self)
     }
 
@@ -297,7 +328,27 @@ mod tests {
         (&["a=1", "b=2"], "a=1,b=2", "several fields are joined"),
         (&["k="], "k=", "empty value is allowed"),
         (&["k=a%20b"], "k=a%20b", "encoded space"),
-        (&["k=%41"], "k=A", "needless escape is decoded"),
+        (
+            &["k=%41"],
+            "k=%41",
+            "a needless escape is forwarded as it came",
+        ),
+        (&["k=a+b"], "k=a+b", "'+' is forwarded as it came"),
+        (
+            &["k=%c3%a9"],
+            "k=%c3%a9",
+            "lowercase escapes are forwarded as they came",
+        ),
+        (
+            &["k=%zz"],
+            "k=%zz",
+            "a '%' that is no escape is forwarded as it came",
+        ),
+        (
+            &["k = a+b ; p = %41 ;q"],
+            "k=a+b;p=%41;q",
+            "forwarded without the OWS",
+        ),
         (&["k=a=b"], "k=a=b", "'=' is allowed in a value"),
         (&["k=v;p"], "k=v;p", "property without value"),
         (&["k=v; p = 1 ;q"], "k=v;p=1;q", "properties with OWS"),
@@ -458,6 +509,49 @@ mod tests {
         b.remove("b");
         assert!(b.is_empty());
         assert_eq!(b, Baggage::new());
+    }
+
+    #[test]
+    fn members_are_forwarded_as_they_came_until_code_changes_them() {
+        let mut b = Baggage::parse(b"region=eu+west,x=%41;p=%7e,plain=v%20w");
+        assert_eq!(b.get("region"), Some("eu+west"));
+        assert_eq!(b.get("x"), Some("A"));
+        assert_eq!(b.member("x").unwrap().properties()[0].value(), Some("~"));
+        assert_eq!(b.to_string(), "region=eu+west,x=%41;p=%7e,plain=v%20w");
+        // Same meaning, other spelling: equal, and hashed alike.
+        let canonical = Baggage::parse(b"region=eu%2Bwest,x=A;p=~,plain=v%20w");
+        assert_eq!(b, canonical);
+        assert_eq!(
+            canonical.to_string(),
+            "region=eu%2Bwest,x=A;p=~,plain=v%20w"
+        );
+
+        b.insert("region", "eu west").unwrap();
+        let x = b
+            .member("x")
+            .unwrap()
+            .clone()
+            .with_property("q", None)
+            .unwrap();
+        b.insert_member(x);
+        assert_eq!(
+            b.to_string(),
+            "region=eu%20west,x=A;p=~;q,plain=v%20w",
+            "members changed by code are written in ctx's encoding"
+        );
+    }
+
+    #[test]
+    fn a_forwarded_member_counts_its_length_as_it_came() {
+        // 1,364 escapes of 'A' and two letters: 4,096 bytes as they came,
+        // 1,366 decoded.
+        let value = "%41".repeat(1364);
+        let member = format!("k={value}xy");
+        assert_eq!(member.len(), Baggage::MAX_MEMBER_LEN);
+        let b = Baggage::parse(member.as_bytes());
+        assert_eq!(b.to_string(), member);
+        let too_long = format!("k={value}xyz");
+        assert!(Baggage::parse(too_long.as_bytes()).is_empty());
     }
 
     #[test]

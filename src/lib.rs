@@ -176,6 +176,7 @@ mod value;
 mod wrap;
 // 3. The model in the current context.
 pub mod baggage;
+pub mod call_id;
 mod request_id;
 pub mod trace;
 // 4. Wire formats, then the HTTP layers.

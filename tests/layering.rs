@@ -35,6 +35,7 @@ const LAYERS: &[(&str, u8)] = &[
     // 3. The model in the current context.
     ("trace", 3),
     ("baggage", 3),
+    ("call_id", 3),
     ("request_id", 3),
     // 4. Wire formats, then the HTTP layers, then integrations.
     ("propagation", 4),

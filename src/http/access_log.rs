@@ -10,6 +10,7 @@ use tracing::Level;
 
 use super::outcome::{on_unwind, Outcome};
 use super::record::{RecordedSpan, RequestEnd};
+use crate::call_id::CallId;
 use crate::propagation::RequestId;
 use crate::trace::{SpanId, TraceContext, TraceId};
 
@@ -77,6 +78,9 @@ pub(crate) struct AccessLog {
     pub(crate) request_id: Option<RequestId>,
     /// The trace id an untrusted caller sent, kept only for the log.
     pub(crate) inbound_trace_id: Option<TraceId>,
+    /// The request's call id, when the layer's propagators include the
+    /// call id's.
+    pub(crate) call_id: Option<CallId>,
     /// The service's future or body panicked while polled (see
     /// [`mark_panic`]).
     pub(crate) panicked: bool,
@@ -113,6 +117,7 @@ impl AccessLog {
             parent_span_id: trace.parent_span_id(),
             request_id,
             inbound_trace_id,
+            call_id: None,
             panicked: false,
             span: None,
         }
@@ -154,6 +159,7 @@ impl AccessLog {
             parent_span_id = self.parent_span_id.map(tracing::field::display),
             request_id = self.request_id.as_ref().map(|r| tracing::field::display(r.as_str())),
             inbound_trace_id = self.inbound_trace_id.map(tracing::field::display),
+            call_id = self.call_id.as_ref().map(|c| tracing::field::display(c.as_str())),
             outcome = outcome.as_str(),
             "request"
         ))

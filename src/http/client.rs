@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Level;
 
+use crate::call_id::CallId;
 use crate::propagation::{Propagated, Propagators};
 use crate::trace::TraceContext;
 
@@ -78,8 +79,10 @@ pub const CLIENT_LOG_TARGET: &str = "ctx::client";
 /// [`CLIENT_LOG_TARGET`]) naming the call and the span it sent: `method`,
 /// `uri`, `trace_id`, `span_id` (the child span the headers carry, which
 /// the callee's access log shows as its `parent_span_id`) and
-/// `parent_span_id` (the caller's span, when there is one). With these
-/// lines, access logs of a chain of services stitch into one tree.
+/// `parent_span_id` (the caller's span, when there is one), and `call_id`
+/// (the call's hierarchical id, when the context holds one: see
+/// [`crate::call_id`]). With these lines, access logs of a chain of
+/// services stitch into one tree.
 ///
 /// # Examples
 /// ```
@@ -101,6 +104,8 @@ pub fn inject_logged(headers: &mut HeaderMap, level: Level, method: &Method, uri
 fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) -> Propagated {
     let mut fields = Propagated::current();
     fields.trace = Some(TraceContext::child_of_current());
+    // The call is a child of the current work in the call tree too.
+    fields.call_id = fields.call_id.as_ref().map(CallId::child);
     propagators.inject(&fields, headers);
     fields
 }
@@ -123,6 +128,7 @@ impl fmt::Display for Shown<'_> {
 }
 
 fn log_call(level: Level, method: &Method, uri: &Uri, sent: &Propagated) {
+    let call_id = sent.call_id.as_ref();
     let Some(sent) = &sent.trace else {
         return;
     };
@@ -134,6 +140,7 @@ fn log_call(level: Level, method: &Method, uri: &Uri, sent: &Propagated) {
         trace_id = %sent.trace_id(),
         span_id = %sent.span_id(),
         parent_span_id = sent.parent_span_id().map(tracing::field::display),
+        call_id = call_id.map(|c| tracing::field::display(c.as_str())),
         "outbound request"
     ));
 }

@@ -8,6 +8,7 @@
 //! beside the functions that read them from the current context.
 
 mod baggage;
+mod call_id;
 mod flags;
 mod id;
 mod request_id;
@@ -16,6 +17,7 @@ mod state;
 mod trace_context;
 
 pub use self::baggage::{Baggage, InvalidBaggage, Member, Property};
+pub use self::call_id::CallId;
 pub use self::flags::TraceFlags;
 pub use self::id::{ParseIdError, SpanId, TraceId};
 pub use self::request_id::RequestId;

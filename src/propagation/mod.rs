@@ -11,7 +11,8 @@
 //!   [`TraceContextPropagator`] (W3C `traceparent` and `tracestate`, Level 2),
 //!   [`BaggagePropagator`] (W3C `baggage`), [`B3Propagator`] (`b3` and
 //!   `X-B3-*`) and [`RequestIdPropagator`] (`x-request-id` or another
-//!   header).
+//!   header); [`CallIdPropagator`] (`x-call-id`, the hierarchical call id of
+//!   [`crate::call_id`]) is there to add.
 //! - [`Propagators`] combines them: on extract, each format fills only what
 //!   the formats before it left empty, so the first one present wins; on
 //!   inject, every format writes. The default order is W3C trace context,
@@ -54,6 +55,7 @@
 
 mod b3;
 mod baggage;
+mod call_id;
 mod carrier;
 mod index;
 pub mod names;
@@ -65,6 +67,7 @@ mod traceparent;
 
 pub use self::b3::{B3Encoding, B3Propagator};
 pub use self::baggage::BaggagePropagator;
+pub use self::call_id::CallIdPropagator;
 pub use self::carrier::{Extractor, Injector};
 pub use self::propagated::Propagated;
 pub use self::propagator::{FieldNames, Propagator};

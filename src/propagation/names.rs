@@ -21,3 +21,5 @@ pub const X_B3_SAMPLED: &str = "x-b3-sampled";
 pub const X_B3_FLAGS: &str = "x-b3-flags";
 /// The default request-id header.
 pub const X_REQUEST_ID: &str = "x-request-id";
+/// The default header of the hierarchical call id.
+pub const X_CALL_ID: &str = "x-call-id";

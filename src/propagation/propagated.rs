@@ -2,14 +2,15 @@
 //! of a [`Context`].
 
 use crate::baggage::{Baggage, BAGGAGE};
+use crate::call_id::{CallId, CALL_ID};
 use crate::context::Entry;
 use crate::model::RequestId;
 use crate::trace::{TraceContext, TRACE_CONTEXT};
 use crate::value::REQUEST_ID;
 use crate::Context;
 
-/// What travels between services: the caller's trace context, the baggage
-/// and the request id.
+/// What travels between services: the caller's trace context, the baggage,
+/// the request id and the call id.
 ///
 /// [`Propagators::extract`] fills it from an inbound carrier and
 /// [`Propagators::inject`] writes it to an outbound one.
@@ -33,6 +34,10 @@ pub struct Propagated {
     /// traced. A server that starts a new trace takes it; `None` when no
     /// such decision came, or when `trace` carries the decision.
     pub sampled: Option<bool>,
+    /// The hierarchical call id (see [`crate::call_id`]), when a
+    /// [`CallIdPropagator`](crate::propagation::CallIdPropagator) read one or
+    /// the context holds one.
+    pub call_id: Option<CallId>,
 }
 
 impl Propagated {
@@ -74,11 +79,12 @@ impl Propagated {
             baggage: cx.get(&BAGGAGE).cloned().unwrap_or_default(),
             request_id: cx.get(&REQUEST_ID).cloned(),
             sampled: None,
+            call_id: cx.get(&CALL_ID).cloned(),
         }
     }
 
-    /// `cx` with these fields stored under [`TRACE_CONTEXT`], [`BAGGAGE`]
-    /// and [`REQUEST_ID`] (the fields that are empty leave `cx`'s values as
+    /// `cx` with these fields stored under [`TRACE_CONTEXT`], [`BAGGAGE`],
+    /// [`REQUEST_ID`] and [`CALL_ID`] (the fields that are empty leave `cx`'s values as
     /// they are).
     ///
     /// A server usually replaces `trace` with a child first, so that the
@@ -100,7 +106,7 @@ impl Propagated {
     #[cfg(feature = "http")]
     #[inline]
     pub(crate) fn replace_in(mut self, trace: TraceContext, cx: &Context) -> Context {
-        if cx.is_empty() && self.baggage.is_empty() {
+        if cx.is_empty() && self.baggage.is_empty() && self.call_id.is_none() {
             return Context::of_request(trace, self.request_id);
         }
         self.trace = Some(trace);
@@ -121,14 +127,16 @@ impl Propagated {
             baggage,
             request_id,
             sampled: _,
+            call_id,
         } = self;
-        if trace.is_none() && baggage.is_empty() && request_id.is_none() {
+        if trace.is_none() && baggage.is_empty() && request_id.is_none() && call_id.is_none() {
             return cx.clone();
         }
         cx.with_entries([
             trace.map(|t| Entry::new(&TRACE_CONTEXT, t)),
             (!baggage.is_empty()).then(|| Entry::new(&BAGGAGE, baggage)),
             request_id.map(|id| Entry::new(&REQUEST_ID, id)),
+            call_id.map(|id| Entry::new(&CALL_ID, id)),
         ])
     }
 
@@ -160,6 +168,13 @@ impl Propagated {
         self.request_id = Some(request_id);
         self
     }
+
+    /// These fields with the call id set.
+    #[must_use]
+    pub fn with_call_id(mut self, call_id: CallId) -> Self {
+        self.call_id = Some(call_id);
+        self
+    }
 }
 
 #[cfg(test)]
@@ -171,7 +186,8 @@ mod tests {
         let fields = Propagated::new()
             .with_trace(TraceContext::new_root())
             .with_baggage("k=v".parse().unwrap())
-            .with_request_id(RequestId::random());
+            .with_request_id(RequestId::random())
+            .with_call_id(CallId::parse(b"0.4").unwrap());
         let cx = fields.to_context(&Context::new());
         assert_eq!(Propagated::from_context(&cx), fields);
         cx.run(|| assert_eq!(Propagated::current(), fields));

@@ -82,6 +82,10 @@ use crate::propagation::Propagators;
 /// - `inbound_trace_id`: the trace id an untrusted caller sent
 ///   ([`Trust::Untrusted`]), which the server span does not continue;
 ///   absent otherwise.
+/// - `call_id`: the request's hierarchical call id (`0.2.1`), when the
+///   layer's propagators include a
+///   [`CallIdPropagator`](crate::propagation::CallIdPropagator) (see
+///   [`ctx::call_id`](crate::call_id)); absent otherwise.
 /// - `outcome`: how the response ended, one of
 ///   - `complete`: the body's last frame was sent (for an empty body, a
 ///     HEAD request, a 204 or a 304: the response was);

@@ -7,6 +7,7 @@ use http::Request;
 use super::config::{Config, Recorder};
 use super::echo::Echo;
 use super::trust::Trust;
+use crate::call_id::CallId;
 use crate::context::Context;
 use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
@@ -48,6 +49,10 @@ pub(super) fn seed<B>(
     if config.trust == Trust::Untrusted {
         inbound_trace_id = inbound.trace.take().map(|t| t.trace_id());
         inbound.baggage = Default::default();
+        // An untrusted caller's place in its tree is not continued.
+        if inbound.call_id.is_some() {
+            inbound.call_id = Some(CallId::root());
+        }
     }
     // The context the service is called in (empty under `axum::serve`).
     let surrounding = Context::current();
@@ -89,14 +94,16 @@ pub(super) fn seed<B>(
     let event = config.access_log.filter(|l| access_log::enabled(*l));
     let Some(recorder) = &config.recorder else {
         let log = event.map(|level| {
-            Box::new(AccessLog::new(
+            let mut log = Box::new(AccessLog::new(
                 Some(level),
                 req.method().clone(),
                 Route::of(req),
                 &server,
                 inbound.request_id.clone(),
                 inbound_trace_id,
-            ))
+            ));
+            log.call_id.clone_from(&inbound.call_id);
+            log
         });
         // The surrounding context's own values are inherited; the
         // request-scoped ones are the request's alone.
@@ -144,6 +151,7 @@ fn recorded<B>(
         remote_parent: inbound.trace.is_some(),
     };
     let mut request_id = inbound.request_id.clone();
+    let call_id = inbound.call_id.clone();
     let cx = inbound.replace_in(server.clone(), surrounding);
     let (mut cx, span) = recorder.0.start(&start, cx);
     // The recorder may have given the server span ids of its own (its
@@ -164,5 +172,6 @@ fn recorded<B>(
         inbound_trace_id,
     );
     log.span = span.map(Recorded);
+    log.call_id = call_id;
     (cx, Box::new(log), adopted)
 }

@@ -62,6 +62,7 @@ pub mod names;
 mod propagated;
 mod propagator;
 mod propagators;
+mod remote;
 mod request_id;
 mod traceparent;
 
@@ -72,6 +73,7 @@ pub use self::carrier::{Extractor, Injector};
 pub use self::propagated::Propagated;
 pub use self::propagator::{FieldNames, Propagator};
 pub use self::propagators::{extract, inject, Propagators};
+pub use self::remote::{declare, DeclareError, RemoteKey, MAX_REMOTE_KEYS, MAX_REMOTE_VALUE_LEN};
 pub use self::request_id::RequestIdPropagator;
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
 pub use crate::model::RequestId;

@@ -1,6 +1,7 @@
 //! [`Propagated`]: what travels between services, and its way into and out
 //! of a [`Context`].
 
+use super::remote::{self, RemoteValues};
 use crate::baggage::{Baggage, BAGGAGE};
 use crate::call_id::{CallId, CALL_ID};
 use crate::context::Entry;
@@ -38,6 +39,10 @@ pub struct Propagated {
     /// [`CallIdPropagator`](crate::propagation::CallIdPropagator) read one or
     /// the context holds one.
     pub call_id: Option<CallId>,
+    /// The values of keys declared with a header of their own
+    /// ([`RemoteKey::header`](super::RemoteKey::header)); those declared
+    /// as baggage members travel in `baggage`.
+    pub(crate) remote: RemoteValues,
 }
 
 impl Propagated {
@@ -72,15 +77,21 @@ impl Propagated {
         Self::from_context(&Context::current())
     }
 
-    /// The trace context, baggage and request id held by `cx`.
+    /// The trace context, baggage, request id and call id held by `cx`,
+    /// with the values of the keys [declared](super::declare) to travel.
     pub fn from_context(cx: &Context) -> Self {
-        Propagated {
+        let mut fields = Propagated {
             trace: cx.get(&TRACE_CONTEXT).cloned(),
             baggage: cx.get(&BAGGAGE).cloned().unwrap_or_default(),
             request_id: cx.get(&REQUEST_ID).cloned(),
             sampled: None,
             call_id: cx.get(&CALL_ID).cloned(),
+            remote: RemoteValues::default(),
+        };
+        if remote::any() {
+            remote::read_from(cx, &mut fields.baggage, &mut fields.remote);
         }
+        fields
     }
 
     /// `cx` with these fields stored under [`TRACE_CONTEXT`], [`BAGGAGE`],
@@ -106,7 +117,11 @@ impl Propagated {
     #[cfg(feature = "http")]
     #[inline]
     pub(crate) fn replace_in(mut self, trace: TraceContext, cx: &Context) -> Context {
-        if cx.is_empty() && self.baggage.is_empty() && self.call_id.is_none() {
+        if cx.is_empty()
+            && self.baggage.is_empty()
+            && self.call_id.is_none()
+            && self.remote.is_empty()
+        {
             return Context::of_request(trace, self.request_id);
         }
         self.trace = Some(trace);
@@ -128,16 +143,30 @@ impl Propagated {
             request_id,
             sampled: _,
             call_id,
+            remote,
         } = self;
-        if trace.is_none() && baggage.is_empty() && request_id.is_none() && call_id.is_none() {
+        if trace.is_none()
+            && baggage.is_empty()
+            && request_id.is_none()
+            && call_id.is_none()
+            && remote.is_empty()
+        {
             return cx.clone();
         }
-        cx.with_entries([
+        let declared = if remote::any() {
+            remote::entries(&baggage, &remote)
+        } else {
+            Vec::new()
+        };
+        let cx = cx.with_entries([
             trace.map(|t| Entry::new(&TRACE_CONTEXT, t)),
             (!baggage.is_empty()).then(|| Entry::new(&BAGGAGE, baggage)),
             request_id.map(|id| Entry::new(&REQUEST_ID, id)),
             call_id.map(|id| Entry::new(&CALL_ID, id)),
-        ])
+        ]);
+        declared
+            .into_iter()
+            .fold(cx, |cx, entry| cx.with_entry(entry))
     }
 
     /// These fields with the trace context set.

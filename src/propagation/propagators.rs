@@ -107,15 +107,25 @@ impl Default for Propagators {
 }
 
 impl Propagator for Propagators {
+    /// Every format of the list, then the headers of the keys
+    /// [declared](super::declare) to travel in one of their own.
     fn extract(&self, carrier: &dyn Extractor, into: &mut Propagated) {
         for p in &self.list {
             p.extract(carrier, into);
         }
+        if super::remote::any() {
+            super::remote::extract(carrier, &mut into.remote);
+        }
     }
 
+    /// Every format of the list, then the headers of the keys declared to
+    /// travel in one of their own.
     fn inject(&self, from: &Propagated, carrier: &mut dyn Injector) {
         for p in &self.list {
             p.inject(from, carrier);
+        }
+        if super::remote::any() {
+            super::remote::inject(&from.remote, carrier);
         }
     }
 

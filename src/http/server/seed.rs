@@ -49,6 +49,8 @@ pub(super) fn seed<B>(
     if config.trust == Trust::Untrusted {
         inbound_trace_id = inbound.trace.take().map(|t| t.trace_id());
         inbound.baggage = Default::default();
+        // Declared keys' headers go with the baggage.
+        inbound.remote = Default::default();
         // An untrusted caller's place in its tree is not continued.
         if inbound.call_id.is_some() {
             inbound.call_id = Some(CallId::root());

@@ -11,8 +11,10 @@ pub enum Trust {
     Inbound,
     /// Treat the caller as untrusted (a public edge): start a new trace
     /// (or continue this process's own, when the service is called inside
-    /// one), drop the inbound baggage, and keep the inbound trace id only as
-    /// the [access log](super::ContextLayer#access-log)'s `inbound_trace_id`
+    /// one), drop the inbound baggage and the values of the keys declared
+    /// to travel ([`RemoteKey`](crate::propagation::RemoteKey)), and keep the
+    /// inbound trace id only as the
+    /// [access log](super::ContextLayer#access-log)'s `inbound_trace_id`
     /// field. The request id is still kept, as a correlation handle; it is
     /// bounded and validated like every header.
     Untrusted,

@@ -163,6 +163,7 @@ struct ReadmeDoctests;
 mod model;
 // 2. The core: the snapshot, the thread's slot, futures and spawning.
 mod access;
+mod carried;
 pub mod carry;
 mod context;
 mod error;
@@ -194,6 +195,7 @@ pub mod otel;
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod spans;
 
+pub use carried::Carried;
 pub use context::Context;
 pub use error::AccessError;
 pub use future::{FutureExt, Instrumented, StreamExt};

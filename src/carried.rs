@@ -285,13 +285,6 @@ impl<T: fmt::Debug> fmt::Debug for Carried<T> {
     }
 }
 
-impl<T> From<T> for Carried<T> {
-    /// [`Carried::new`]: the message with the current context.
-    fn from(msg: T) -> Carried<T> {
-        Carried::new(msg)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

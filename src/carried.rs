@@ -36,6 +36,9 @@ use crate::slot::run_owned;
 /// - [`into_parts`](Carried::into_parts): the message and the context, to
 ///   enter it some other way.
 ///
+/// A stream of carried messages is handled the same way, one message at a
+/// time: `stream.then(|job| job.scope(handle))`.
+///
 /// It is one [`Context`] (a pointer) larger than `T`, and `Send`/`Sync`
 /// when `T` is. Capturing costs one reference count when no key forks.
 ///

@@ -399,3 +399,58 @@ fn one_context_wider_than_the_message_and_send_sync() {
         std::mem::size_of::<u64>() + std::mem::size_of::<Context>()
     );
 }
+
+thread_local! {
+    /// Another system's per-thread value, carried by a registered carrier.
+    static LOCALE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+static LOCALE_KEY: Key<u32> = Key::new("locale").with_replay(|locale, run| {
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOCALE.set(self.0);
+        }
+    }
+    let _restore = Restore(LOCALE.replace(*locale));
+    run();
+});
+
+static LOCALES: ctx::carry::Carrier = ctx::carry::Carrier::new("locale", |cx| {
+    let locale = LOCALE.get();
+    (locale != 0 && cx.get(&LOCALE_KEY) != Some(&locale)).then(|| cx.with(&LOCALE_KEY, locale))
+});
+
+#[test]
+fn a_carried_thread_local_follows_the_message() {
+    ctx::carry::register(&LOCALES).unwrap();
+    LOCALE.set(5);
+    let job = Carried::new(());
+    LOCALE.set(0);
+
+    // Replayed around `run` on another thread, and restored after it.
+    let (tx, rx) = std::sync::mpsc::channel::<Carried<()>>();
+    tx.send(job.clone()).unwrap();
+    let seen = std::thread::spawn(move || {
+        let job = rx.recv().unwrap();
+        let inside = job.run_ref(|()| LOCALE.get());
+        (inside, job.run(|()| LOCALE.get()), LOCALE.get())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen, (5, 5, 0));
+
+    // Replayed around every poll of `scope`.
+    on_both_runtimes(move || {
+        let job = job.clone();
+        async move {
+            let inside = job
+                .scope(|()| async {
+                    hop().await;
+                    LOCALE.get()
+                })
+                .await;
+            assert_eq!((inside, LOCALE.get()), (5, 0));
+        }
+    });
+}

@@ -64,19 +64,16 @@ fn poll_once<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// Both ends of an unbounded channel.
+type Channel<T> = (mpsc::UnboundedSender<T>, mpsc::UnboundedReceiver<T>);
+
 /// One message of each case: send in `sender`'s context, receive and
 /// handle in the consumer's.
 struct Cases {
     sender: Context,
     bare: (mpsc::UnboundedSender<u64>, mpsc::UnboundedReceiver<u64>),
-    carried: (
-        mpsc::UnboundedSender<Carried<u64>>,
-        mpsc::UnboundedReceiver<Carried<u64>>,
-    ),
-    otel: (
-        mpsc::UnboundedSender<(u64, OtelContext)>,
-        mpsc::UnboundedReceiver<(u64, OtelContext)>,
-    ),
+    carried: Channel<Carried<u64>>,
+    otel: Channel<(u64, OtelContext)>,
     otel_sender: OtelContext,
 }
 

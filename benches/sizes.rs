@@ -10,6 +10,7 @@
 //! prints a Markdown table and checks nothing.
 //!
 //! Run with `cargo bench --bench sizes`.
+#![allow(clippy::disallowed_methods)] // the plain primitives are the baseline ctx is measured against
 
 use std::future::Future;
 use std::hint::black_box;

@@ -25,6 +25,7 @@
 //! machine the more trustworthy figures.
 //!
 //! Run with `cargo bench --bench spawn`.
+#![allow(clippy::disallowed_methods)] // the plain primitives are the baseline ctx is measured against
 
 use std::future::Future;
 use std::hint::black_box;

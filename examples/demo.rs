@@ -14,6 +14,7 @@
 //! ```sh
 //! cargo run --example demo
 //! ```
+#![allow(clippy::disallowed_methods)] // the plain primitives, shown losing the context beside ctx's twins
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -10,6 +10,7 @@
 //! ```sh
 //! cargo run --example hops
 //! ```
+#![allow(clippy::disallowed_methods)] // the plain primitives, shown losing the context beside ctx's twins
 
 use ctx::{FutureExt, Key, StreamExt as _};
 use futures::StreamExt;

@@ -71,7 +71,7 @@ async fn main() {
     let app = Router::new()
         .route("/orders", get(place_order))
         .layer(ContextLayer::new());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    ctx::spawn_detached(async move { axum::serve(listener, app).await.unwrap() });
 
     let response = send(addr).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");

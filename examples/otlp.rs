@@ -146,7 +146,7 @@ pub(crate) async fn serve_one_request() -> Result<Outcome, BoxError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
+    let server = ctx::spawn_detached(
         axum::serve(listener, app())
             .with_graceful_shutdown(async {
                 let _ = stopped.await;

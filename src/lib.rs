@@ -25,6 +25,8 @@
 //!   [`JoinSetExt`], [`thread::spawn`], and [`wrap`] / [`wrap_fn`] for any
 //!   other executor. [`spawn_detached`] starts work that must *not* inherit
 //!   the request's context.
+//! - A [`Carried`] message takes its sender's context through a channel or
+//!   a queue, so that the consumer handles it in that context.
 //!
 //! # Guarantees
 //!
@@ -77,7 +79,8 @@
 //!   [`trace_id()`] reads the current one.
 //! - [`baggage`]: W3C baggage in the context.
 //! - [`propagation`]: the wire formats (W3C Trace Context, W3C Baggage, B3,
-//!   request id) over any header carrier.
+//!   request id) over any header carrier: HTTP headers, message-record
+//!   headers, maps.
 //! - `http` (feature `http`): a tower layer that seeds each request's
 //!   context from its headers and writes an access log, and a client layer
 //!   that propagates it to the services it calls.
@@ -163,6 +166,7 @@ struct ReadmeDoctests;
 mod model;
 // 2. The core: the snapshot, the thread's slot, futures and spawning.
 mod access;
+mod carried;
 pub mod carry;
 mod context;
 mod error;
@@ -195,6 +199,7 @@ pub mod otel;
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod spans;
 
+pub use carried::Carried;
 pub use context::Context;
 pub use error::AccessError;
 pub use future::{FutureExt, Instrumented, StreamExt};

@@ -44,6 +44,7 @@ use crate::wrap::wrap;
 /// # }
 /// ```
 #[track_caller]
+#[allow(clippy::disallowed_methods)] // ctx's twin: the work runs in the context captured here
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -75,6 +76,7 @@ where
 /// # }
 /// ```
 #[track_caller]
+#[allow(clippy::disallowed_methods)] // the empty context, installed on purpose
 pub fn spawn_detached<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -106,6 +108,7 @@ where
 /// # }
 /// ```
 #[track_caller]
+#[allow(clippy::disallowed_methods)] // ctx's twin: the work runs in the context captured here
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -154,6 +157,7 @@ where
 /// # }
 /// ```
 #[track_caller]
+#[allow(clippy::disallowed_methods)] // ctx's twin: the work runs in the context captured here
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,

@@ -27,6 +27,7 @@ use crate::wrap::wrap;
 /// let handle = TRACE.sync_scope("abc", || ctx::thread::spawn(|| TRACE.get()));
 /// assert_eq!(handle.join().unwrap(), Some("abc"));
 /// ```
+#[allow(clippy::disallowed_methods)] // ctx's twin: the work runs in the context captured here
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -3,6 +3,7 @@
 //!
 //! One test in its own binary: the counting allocator is global, and no other
 //! test may allocate while it counts.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,6 +2,7 @@
 //! `ctx::carry`, follows every spawn helper (captured at the spawn, replayed
 //! around every run, restored after it, also on panic and abort), and is
 //! never left on a pooled thread.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! handler, outbound propagation, malformed and huge headers, streaming
 //! bodies, and the axum extractors.
 #![cfg(all(feature = "http", feature = "axum", feature = "tokio"))]
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Writes where no scope is open, values on worker threads, and a stress run
 //! of thousands of tasks hopping across spawn, spawn_blocking, nested spawn
 //! and `select!`.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

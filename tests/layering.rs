@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("future", 2),
     ("access", 2),
     ("carry", 2),
+    ("carried", 2),
     ("wrap", 2),
     ("spawn", 2),
     ("thread", 2),

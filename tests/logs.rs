@@ -13,6 +13,7 @@
     feature = "tokio",
     feature = "tracing-subscriber"
 ))]
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

@@ -9,6 +9,7 @@
 //!
 //! The exporter is shared by the tests (the `tracing` subscriber is
 //! global): each test starts a trace of its own and reads only its spans.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -1,6 +1,7 @@
 //! No user code runs while the thread's slot is in a half-updated state:
 //! destructors of context values and of futures may read and write the
 //! context without panicking, and see a consistent one.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

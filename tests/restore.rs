@@ -1,6 +1,7 @@
 //! Invariant 4 (restore) and the drop rules: after a poll, a panic, an abort
 //! or a drop mid-way, the thread holds exactly what it held before, and the
 //! inner future's `Drop` runs inside its context.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! the spawn, through every helper, on both runtimes; events are nested
 //! under it and new spans are its children; plain `tokio::spawn` is not
 //! changed; and the span closes once every child is done.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! TransmittableThreadLocal's four cases and DESIGN.md's invariants 1-3, on
 //! both runtimes, through every spawn helper.
+#![allow(clippy::disallowed_methods)] // plain spawns on purpose: contextless baselines, wrapped work on plain threads, servers
 
 mod support;
 

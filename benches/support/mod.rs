@@ -2,6 +2,7 @@
 //! a loopback load generator, and a summary of "added over bare" read back
 //! from criterion's estimates.
 #![allow(dead_code, unreachable_pub)]
+#![allow(clippy::disallowed_methods)] // the benches' own server task, outside any context
 
 #[path = "stats.rs"]
 mod stats;

@@ -100,6 +100,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // plain threads: no context is involved
     fn threads_get_different_sequences() {
         let a = std::thread::spawn(|| (next_u64(), next_u64()))
             .join()

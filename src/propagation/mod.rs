@@ -4,7 +4,10 @@
 //! - [`Extractor`] and [`Injector`] adapt a carrier: they are implemented for
 //!   [`http::HeaderMap`] and for `HashMap<String, String>` (message-broker
 //!   headers, names matched case-insensitively), and a few lines adapt gRPC
-//!   metadata or another carrier.
+//!   metadata or another carrier. Message records have theirs too: Kafka-style
+//!   header lists (`Vec<(K, V)>` with byte values, names that may repeat) and
+//!   `BTreeMap`/`HashMap`s of text or byte values (see the implementations
+//!   listed on [`Extractor`]).
 //! - A [`Propagator`] reads one format from an extractor into a
 //!   [`Propagated`], writes it from a [`Propagated`] into an injector, and
 //!   names the fields it uses ([`Propagator::fields`]):
@@ -63,6 +66,7 @@ mod propagated;
 mod propagator;
 mod propagators;
 mod remote;
+mod records;
 mod request_id;
 mod traceparent;
 

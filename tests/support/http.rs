@@ -1,5 +1,6 @@
 //! An axum app on 127.0.0.1 whose handlers report the trace id seen at every
 //! hop, and a client to drive it.
+#![allow(clippy::disallowed_methods)] // the harness's own tasks and threads (warm-up, servers), outside any context
 
 use std::net::SocketAddr;
 use std::time::Duration;

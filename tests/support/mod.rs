@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, unreachable_pub)]
+#![allow(clippy::disallowed_methods)] // the harness's own tasks and threads (warm-up, servers), outside any context
 
 use std::future::Future;
 use std::time::Duration;

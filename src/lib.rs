@@ -168,6 +168,7 @@ mod context;
 mod error;
 mod future;
 mod key;
+mod scoped;
 mod slot;
 #[cfg(feature = "tokio")]
 mod spawn;
@@ -198,6 +199,7 @@ pub use context::Context;
 pub use error::AccessError;
 pub use future::{FutureExt, Instrumented, StreamExt};
 pub use key::Key;
+pub use scoped::Scoped;
 pub use request_id::request_id;
 pub use slot::ContextGuard;
 #[cfg(feature = "tokio")]

@@ -56,7 +56,7 @@ fn register() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs `f` in a task whose thread-local holds `tenant` for each of its
 /// polls (the way a carried value is installed).
-fn as_tenant<F: std::future::Future>(tenant: u32, f: F) -> ctx::Instrumented<F> {
+fn as_tenant<F: std::future::Future>(tenant: u32, f: F) -> ctx::Scoped<F> {
     CARRIED.scope(tenant, f)
 }
 

@@ -828,6 +828,47 @@ mod tests {
     }
 
     #[test]
+    fn overlaid_merges_two_tables_the_top_winning() {
+        let trace = TraceContext::new_root();
+        let id = RequestId::new("req-1").unwrap();
+        let base = Context::new()
+            .with(&A, 1)
+            .with(&C, 3)
+            .with(&REQUEST_ID, id.clone());
+        let top = Context::new()
+            .with(&A, 10)
+            .with(&B, "b".into())
+            .with(&TRACE_CONTEXT, trace.clone())
+            .with(&LIST, vec![1]);
+        let both = base.overlaid(&top);
+        assert_eq!(both.len(), 6);
+        assert_eq!(both.get(&A), Some(&10));
+        assert_eq!(both.get(&B).map(String::as_str), Some("b"));
+        assert_eq!(both.get(&C), Some(&3));
+        assert_eq!(both.get(&TRACE_CONTEXT), Some(&trace));
+        assert_eq!(both.get(&REQUEST_ID), Some(&id));
+        // The top's policy flag came along: a child's copy forks.
+        assert_eq!(both.clone().fork().get(&LIST), Some(&vec![1, 0]));
+        // Either side empty: the other, shared.
+        assert!(base.overlaid(&Context::new()).ptr_eq(&base));
+        assert!(Context::new().overlaid(&top).ptr_eq(&top));
+        // Neither input changed.
+        assert_eq!((base.get(&A), base.len()), (Some(&1), 3));
+    }
+
+    #[test]
+    fn fork_leaves_local_values_out_and_recomputes_the_flags() {
+        static TX: Key<u32> = Key::local("tx");
+        let cx = Context::new().with(&TX, 1).with(&N, 5);
+        let child = cx.clone().fork();
+        assert_eq!((child.get(&TX), child.get(&N)), (None, Some(&5)));
+        assert_eq!(cx.get(&TX), Some(&1));
+        // Nothing with a policy is left: the grandchild shares the child's.
+        assert!(child.clone().fork().ptr_eq(&child));
+        assert!(Context::new().with(&TX, 1).fork().is_empty());
+    }
+
+    #[test]
     fn empty_context_is_a_null_pointer() {
         assert_eq!(std::mem::size_of::<Context>(), std::mem::size_of::<usize>());
         assert!(Context::new().is_empty());

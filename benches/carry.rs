@@ -147,7 +147,8 @@ where
         }
         start.elapsed()
     };
-    rt.block_on(rt.spawn(driver.in_context(cx.clone()))).unwrap()
+    rt.block_on(rt.spawn(driver.in_context(cx.clone())))
+        .unwrap()
 }
 
 type Case = (&'static str, Box<dyn Fn(u64) -> Duration>);
@@ -216,9 +217,13 @@ fn phase(c: &mut Criterion, rt: &'static Runtime, name: &str) {
         per_poll,
         ("ns", 1e9),
     );
-    stats::print_ratios("time", poll_names, ROUNDS, &[("poll/ctx", "poll/bare")], |i, r| {
-        poll_times[i][r]
-    });
+    stats::print_ratios(
+        "time",
+        poll_names,
+        ROUNDS,
+        &[("poll/ctx", "poll/bare")],
+        |i, r| poll_times[i][r],
+    );
     stats::print_over_first(
         &format!("carry_{name}: per spawn and join"),
         spawn_names,

@@ -217,7 +217,9 @@ mod tests {
             ("remove", std::panic::catch_unwind(|| N.remove())),
         ] {
             let payload = r.unwrap_err();
-            let msg = payload.downcast_ref::<String>().expect("a formatted message");
+            let msg = payload
+                .downcast_ref::<String>()
+                .expect("a formatted message");
             assert!(msg.contains(&format!("cannot {op} ctx key `n`")), "{msg}");
             assert!(msg.contains("no context scope is open"), "{msg}");
             assert!(msg.contains("in_current_context"), "{msg}");

@@ -593,7 +593,11 @@ impl Iterator for Overlay<'_> {
             (Some(_), None) => false,
             (None, new) => new.is_some(),
         };
-        let side = if take_new { &mut self.new } else { &mut self.old };
+        let side = if take_new {
+            &mut self.new
+        } else {
+            &mut self.old
+        };
         let (first, rest) = side.split_first()?;
         *side = rest;
         self.len -= 1;

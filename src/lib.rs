@@ -208,8 +208,8 @@ pub use context::Context;
 pub use error::AccessError;
 pub use future::{FutureExt, Instrumented, StreamExt};
 pub use key::Key;
-pub use scoped::Scoped;
 pub use request_id::request_id;
+pub use scoped::Scoped;
 pub use slot::ContextGuard;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -316,7 +316,11 @@ fn lifecycle_callbacks_run_before_and_after_every_run_of_a_child() {
         .unwrap();
         counts()
     });
-    assert_eq!(polls, (b1 + 4, a1 + 4), "four polls, each with both callbacks");
+    assert_eq!(
+        polls,
+        (b1 + 4, a1 + 4),
+        "four polls, each with both callbacks"
+    );
     let (b2, a2) = counts();
     let blocking = rt.block_on(async { ctx::spawn_blocking(counts).await.unwrap() });
     assert_eq!(blocking, (b2 + 1, a2));

@@ -115,7 +115,10 @@ fn every_sync_helper_applies_the_policies() {
     assert_eq!(std::thread::spawn(job).join().unwrap(), CHILD, "wrap");
     // Forked once, at the wrap: every call sees the same child value.
     assert_eq!(each(1), (1, CHILD), "wrap_fn");
-    assert_eq!(std::thread::spawn(move || each(2)).join().unwrap(), (2, CHILD));
+    assert_eq!(
+        std::thread::spawn(move || each(2)).join().unwrap(),
+        (2, CHILD)
+    );
     let scoped = cx.run(|| {
         std::thread::scope(|s| {
             ctx::thread::Builder::new()
@@ -145,7 +148,11 @@ fn spawn_local_applies_the_policies() {
             let mut set = tokio::task::JoinSet::new();
             set.ctx_spawn_local(async { seen() });
             assert_eq!(child.await.unwrap(), CHILD, "spawn_local");
-            assert_eq!(set.join_next().await.unwrap().unwrap(), CHILD, "JoinSet::spawn_local");
+            assert_eq!(
+                set.join_next().await.unwrap().unwrap(),
+                CHILD,
+                "JoinSet::spawn_local"
+            );
             assert_eq!(seen(), PARENT);
         }
         .in_context(parent_cx()),
@@ -173,7 +180,11 @@ fn the_parent_reading_never_forks() {
     assert_eq!(current, (Some(0), Some("tx-1")));
     assert_eq!(scoped, (Some(0), Some("tx-1"), Some("q")));
     assert_eq!(sync_scoped, (Some(0), Some("tx-1"), Some("r")));
-    assert_eq!(FORKS.load(Ordering::SeqCst), before, "no fork for reads and scopes");
+    assert_eq!(
+        FORKS.load(Ordering::SeqCst),
+        before,
+        "no fork for reads and scopes"
+    );
 }
 
 #[test]
@@ -193,7 +204,11 @@ fn each_hand_over_forks_once_and_capture_is_the_helpers_capture() {
         let job = ctx::wrap(seen);
         assert_eq!(FORKS.load(Ordering::SeqCst), before + 2);
         assert_eq!(job(), CHILD);
-        assert_eq!(FORKS.load(Ordering::SeqCst), before + 2, "running forks nothing");
+        assert_eq!(
+            FORKS.load(Ordering::SeqCst),
+            before + 2,
+            "running forks nothing"
+        );
     });
 }
 
@@ -223,14 +238,19 @@ fn a_context_of_local_values_only_hands_over_nothing() {
     let _serial = serial();
     static SESSION: Key<String> = Key::local("session");
     assert!(SESSION.is_local() && !PLAIN.is_local() && !HOPS.is_local());
-    let cx = Context::new().with(&SESSION, "s-1".into()).with(&TX, "tx-1");
+    let cx = Context::new()
+        .with(&SESSION, "s-1".into())
+        .with(&TX, "tx-1");
     let captured = cx.run(Context::capture);
     assert!(captured.is_empty(), "{captured:?}");
     // Removing the local value gives the plain capture back: shared.
     let plain = Context::new().with(&PLAIN, "p");
     let with_local = plain.with(&TX, "tx").without(&TX);
     assert!(with_local.run(Context::capture).get(&PLAIN).is_some());
-    assert!(plain.run(Context::capture).ptr_eq(&plain), "no policy: the same snapshot");
+    assert!(
+        plain.run(Context::capture).ptr_eq(&plain),
+        "no policy: the same snapshot"
+    );
 }
 
 #[test]

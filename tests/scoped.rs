@@ -43,7 +43,10 @@ async fn after_a_pending<R>(f: impl FnOnce() -> R) -> R {
 
 #[tokio::test]
 async fn nested_scopes_stack_like_task_locals() {
-    let both = USER.scope("ann", TENANT.scope("acme", async { (USER.get(), TENANT.get()) }));
+    let both = USER.scope(
+        "ann",
+        TENANT.scope("acme", async { (USER.get(), TENANT.get()) }),
+    );
     assert_eq!(both.await, (Some("ann"), Some("acme")));
 
     // The same key nested: the inner value wins inside, the outer is back
@@ -74,15 +77,26 @@ async fn trace_and_baggage_scopes_compose_with_key_scopes() {
     let id = root.trace_id();
     let seen = USER.scope(
         "ann",
-        root.scope(baggage::scope("tenant", "acme", baggage::scope("region", "eu", async {
-            (USER.get(), ctx::trace_id(), Baggage::current().to_string())
-        }))),
+        root.scope(baggage::scope(
+            "tenant",
+            "acme",
+            baggage::scope("region", "eu", async {
+                (USER.get(), ctx::trace_id(), Baggage::current().to_string())
+            }),
+        )),
     );
-    assert_eq!(seen.await, (Some("ann"), Some(id), "tenant=acme,region=eu".to_string()));
+    assert_eq!(
+        seen.await,
+        (Some("ann"), Some(id), "tenant=acme,region=eu".to_string())
+    );
 
     // A whole baggage replaces the current one, at its first poll too.
     let replaced: Baggage = "x=1".parse().unwrap();
-    let seen = baggage::scope("tenant", "acme", replaced.scope(async { Baggage::current().to_string() }));
+    let seen = baggage::scope(
+        "tenant",
+        "acme",
+        replaced.scope(async { Baggage::current().to_string() }),
+    );
     assert_eq!(seen.await, "x=1");
 }
 
@@ -104,7 +118,8 @@ fn a_scope_made_in_one_request_and_polled_in_another_takes_the_polling_requests_
     let first = Context::new().with(&REQUEST, 1).with(&USER, "ann");
     let second = Context::new().with(&REQUEST, 2);
     // Built while request 1 is current...
-    let scope = first.run(|| TENANT.scope("acme", async { (REQUEST.get(), USER.get(), TENANT.get()) }));
+    let scope =
+        first.run(|| TENANT.scope("acme", async { (REQUEST.get(), USER.get(), TENANT.get()) }));
     // ...first polled while request 2 is: request 2's values and its own.
     let mut scope = pin!(scope);
     let seen = second.run(|| poll_once(scope.as_mut()));
@@ -126,16 +141,28 @@ fn after_its_first_poll_a_scope_keeps_its_context_wherever_it_is_polled() {
         after_a_pending(|| (REQUEST.get(), TENANT.get())).await
     });
     let mut scope = pin!(scope);
-    assert!(scope.context().is_none(), "no context before the first poll");
+    assert!(
+        scope.context().is_none(),
+        "no context before the first poll"
+    );
     assert_eq!(first.run(|| poll_once(scope.as_mut())), Poll::Pending);
-    let cx = scope.context().expect("a context after the first poll").clone();
-    assert_eq!((cx.get(&REQUEST), cx.get(&TENANT)), (Some(&10), Some(&"acme")));
+    let cx = scope
+        .context()
+        .expect("a context after the first poll")
+        .clone();
+    assert_eq!(
+        (cx.get(&REQUEST), cx.get(&TENANT)),
+        (Some(&10), Some(&"acme"))
+    );
     // Polled again in another request: still its own context.
     let seen = second.run(|| poll_once(scope.as_mut()));
     assert_eq!(seen, Poll::Ready((Some(10), Some("acme"))));
     // The requests' own contexts never saw the scope's values.
     assert_eq!((first.get(&REQUEST), first.get(&TENANT)), (Some(&1), None));
-    assert_eq!((second.get(&REQUEST), second.get(&TENANT)), (Some(&2), None));
+    assert_eq!(
+        (second.get(&REQUEST), second.get(&TENANT)),
+        (Some(&2), None)
+    );
 }
 
 #[test]
@@ -192,7 +219,9 @@ fn a_panicking_scope_restores_the_thread() {
 }
 
 /// Records the tenant and user its destructor sees.
-struct SeesOnDrop(Arc<Mutex<Vec<(Option<&'static str>, Option<&'static str>)>>>);
+struct SeesOnDrop(Arc<Mutex<Vec<UserAndTenant>>>);
+
+type UserAndTenant = (Option<&'static str>, Option<&'static str>);
 
 impl Drop for SeesOnDrop {
     fn drop(&mut self) {

@@ -10,9 +10,9 @@ use opentelemetry::Context as OtelContext;
 use super::convert::{span_id_of, trace_id_of};
 use crate::carry::Carrier;
 use crate::context::Context;
-use crate::scoped::Scoped;
 use crate::key::Key;
 use crate::model::{SpanId, TraceContext, TraceId};
+use crate::scoped::Scoped;
 use crate::slot::with_current;
 use crate::trace::{SpanSource, TRACE_CONTEXT};
 

@@ -213,15 +213,16 @@ static POLICY_LOCAL: ctx::Key<u64> = ctx::Key::local("local");
 
 /// The `spawn_policy` cases.
 fn policy_fns() -> Vec<Case> {
-    fn run_in(key: &'static ctx::Key<u64>) -> Box<dyn Fn(&Runtime, u64) -> Duration> {
-        Box::new(move |rt, iters| {
+    fn run_in(name: &'static str, key: &'static ctx::Key<u64>) -> Case {
+        let case = move |rt: &Runtime, iters| {
             let driver = async move {
                 let cx = ctx::Context::current().with(key, 1);
                 let spawn = move |f| cx.run(|| ctx::spawn(f));
                 spawn_join(iters, small, spawn).await
             };
             run(rt, driver)
-        })
+        };
+        (name, Box::new(case))
     }
     vec![
         (
@@ -232,9 +233,9 @@ fn policy_fns() -> Vec<Case> {
             "ctx",
             Box::new(|rt, iters| run(rt, spawn_join(iters, small, ctx::spawn))),
         ),
-        ("ctx_run_plain", run_in(&POLICY_PLAIN)),
-        ("ctx_run_fork", run_in(&POLICY_FORK)),
-        ("ctx_run_local", run_in(&POLICY_LOCAL)),
+        run_in("ctx_run_plain", &POLICY_PLAIN),
+        run_in("ctx_run_fork", &POLICY_FORK),
+        run_in("ctx_run_local", &POLICY_LOCAL),
     ]
 }
 

@@ -11,7 +11,7 @@
 //! dropped, member by member, on parsing and on formatting; it never fails a
 //! request.
 //!
-//! The current baggage lives in the [`Context`](crate::Context) under the key
+//! The current baggage lives in the [`Context`] under the key
 //! [`BAGGAGE`]: [`Baggage::current`] and [`get`] read it, [`scope`],
 //! [`sync_scope`] and [`set`] add an entry for a piece of work and
 //! everything it starts.
@@ -58,7 +58,7 @@ use crate::scoped::Scoped;
 pub use crate::model::{Baggage, InvalidBaggage, Member, Property};
 
 /// The key under which the current [`Baggage`] lives in the
-/// [`Context`](crate::Context).
+/// [`Context`].
 pub static BAGGAGE: Key<Baggage> = Key::new("ctx.baggage");
 
 /// The decoded value for `key` in the current baggage.
@@ -155,7 +155,7 @@ fn with_entry(key: String, value: String) -> Baggage {
 }
 
 impl Baggage {
-    /// The baggage of the current [`Context`](crate::Context), empty if it
+    /// The baggage of the current [`Context`], empty if it
     /// has none. Costs one reference count.
     pub fn current() -> Baggage {
         BAGGAGE.get().unwrap_or_default()

@@ -3,6 +3,11 @@
 //!
 //! - `capture`: `Context::current()`, the snapshot a spawn takes (includes
 //!   dropping it);
+//! - `capture_policy`: `Context::capture()`, what a spawn hands its child,
+//!   for a context of plain keys (`plain`: no policy, the same snapshot
+//!   shared), against `Context::current()` (`current`) and against the same
+//!   context with one more value under a key with a fork policy (`fork`) or
+//!   a local-only key (`local`), which make the child's copy;
 //! - `key_get`: reading one value from the current context, `Key::get` against
 //!   opentelemetry's `Context::map_current(|cx| cx.get())`, its cheapest way
 //!   (no clone of the context) and `Context::current().get()`, the usual one;
@@ -97,6 +102,32 @@ fn capture(c: &mut Criterion) {
     g.finish();
 }
 
+/// A key with a fork policy and a local-only key, beside the plain ones.
+static FORKED: Key<u64> = Key::new("forked").with_fork(|n| n + 1);
+static LOCAL: Key<u64> = Key::local("local");
+
+fn capture_policy(c: &mut Criterion) {
+    let mut g = c.benchmark_group("capture_policy");
+    for n in [1, 8] {
+        let plain = ctx_of(n);
+        g.bench_function(BenchmarkId::new("current", n), |b| {
+            plain.run(|| b.iter(|| black_box(Context::current())))
+        });
+        g.bench_function(BenchmarkId::new("plain", n), |b| {
+            plain.run(|| b.iter(|| black_box(Context::capture())))
+        });
+        let fork = plain.with(&FORKED, 1);
+        g.bench_function(BenchmarkId::new("fork", n), |b| {
+            fork.run(|| b.iter(|| black_box(Context::capture())))
+        });
+        let local = plain.with(&LOCAL, 1);
+        g.bench_function(BenchmarkId::new("local", n), |b| {
+            local.run(|| b.iter(|| black_box(Context::capture())))
+        });
+    }
+    g.finish();
+}
+
 fn key_get(c: &mut Criterion) {
     let mut g = c.benchmark_group("key_get");
     for n in SIZES {
@@ -180,6 +211,7 @@ fn wrap(c: &mut Criterion) {
 fn main() {
     let mut c = stats::criterion(Duration::from_secs(2));
     capture(&mut c);
+    capture_policy(&mut c);
     key_get(&mut c);
     get(&mut c);
     with(&mut c);

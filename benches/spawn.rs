@@ -24,6 +24,15 @@
 //! and the per-round ratios to `tokio::spawn` are printed: on a shared
 //! machine the more trustworthy figures.
 //!
+//! A last group, `spawn_policy` (multi-thread runtime, `small`), prices the
+//! keys' propagation policies: `ctx::spawn` called inside `Context::run` of
+//! the driver's context plus one more value, under a plain key
+//! (`ctx_run_plain`), a key with a fork policy (`ctx_run_fork`, the child
+//! gets a forked copy) or a local-only key (`ctx_run_local`, left out of
+//! the child's), beside `tokio` and `ctx`. Its interleaved runs print the
+//! ratios to `tokio` and to `ctx_run_plain`; they also run alone with
+//! `cargo bench --bench spawn -- spawn_policy`.
+//!
 //! Run with `cargo bench --bench spawn`.
 #![allow(clippy::disallowed_methods)] // the plain primitives are the baseline ctx is measured against
 
@@ -198,6 +207,63 @@ fn interleaved_runs() {
     }
 }
 
+/// The driver's context plus one value of each kind of key.
+static POLICY_PLAIN: ctx::Key<u64> = ctx::Key::new("plain");
+static POLICY_FORK: ctx::Key<u64> = ctx::Key::new("fork").with_fork(|n| n + 1);
+static POLICY_LOCAL: ctx::Key<u64> = ctx::Key::local("local");
+
+/// The `spawn_policy` cases.
+fn policy_fns() -> Vec<Case> {
+    fn run_in(name: &'static str, key: &'static ctx::Key<u64>) -> Case {
+        let case = move |rt: &Runtime, iters| {
+            let driver = async move {
+                let cx = ctx::Context::current().with(key, 1);
+                let spawn = move |f| cx.run(|| ctx::spawn(f));
+                spawn_join(iters, small, spawn).await
+            };
+            run(rt, driver)
+        };
+        (name, Box::new(case))
+    }
+    vec![
+        (
+            "tokio",
+            Box::new(|rt, iters| run(rt, spawn_join(iters, small, tokio::spawn))),
+        ),
+        (
+            "ctx",
+            Box::new(|rt, iters| run(rt, spawn_join(iters, small, ctx::spawn))),
+        ),
+        run_in("ctx_run_plain", &POLICY_PLAIN),
+        run_in("ctx_run_fork", &POLICY_FORK),
+        run_in("ctx_run_local", &POLICY_LOCAL),
+    ]
+}
+
+fn spawn_policy(c: &mut Criterion, rt: &Runtime) {
+    let mut g = c.benchmark_group("spawn_policy");
+    for (case, f) in policy_fns() {
+        g.bench_function(case, |b| b.iter_custom(|iters| f(rt, iters)));
+    }
+    g.finish();
+}
+
+/// The interleaved runs of `spawn_policy`.
+fn interleaved_policy_runs(rt: &Runtime) {
+    let cases = policy_fns();
+    let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
+    let times = stats::interleaved(cases.len(), ROUNDS, |i| (cases[i].1)(rt, BATCH));
+    let title = "spawn_policy/multi_thread/small (per spawn and join)";
+    stats::print_over_first(title, &names, &times, BATCH as f64, ("ns", 1e9));
+    let ratios = [
+        ("ctx", "tokio"),
+        ("ctx_run_plain", "tokio"),
+        ("ctx_run_fork", "ctx_run_plain"),
+        ("ctx_run_local", "ctx_run_plain"),
+    ];
+    stats::print_ratios("time", &names, ROUNDS, &ratios, |i, r| times[i][r]);
+}
+
 fn spawn_blocking(c: &mut Criterion) {
     // One blocking thread: with more, a closure spawned while the previous
     // one's thread is still on its way back to idle starts a new thread, and
@@ -261,9 +327,14 @@ fn main() {
         g.finish();
     }
     spawn_blocking(&mut c);
+    let policy_rt = multi_thread();
+    spawn_policy(&mut c, &policy_rt);
     c.final_summary();
     // Skipped when a filter is given (`cargo bench --bench spawn -- ctx`).
     if stats::unfiltered() {
         interleaved_runs();
+    }
+    if stats::unfiltered() || std::env::args().any(|a| a == "spawn_policy") {
+        interleaved_policy_runs(&policy_rt);
     }
 }

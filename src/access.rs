@@ -6,8 +6,8 @@ use std::future::Future;
 use crate::carry;
 use crate::context::{Context, Entry};
 use crate::error::AccessError;
-use crate::future::Instrumented;
 use crate::key::Key;
+use crate::scoped::Scoped;
 use crate::slot;
 
 impl<T: Send + Sync + 'static> Key<T> {
@@ -42,10 +42,42 @@ impl<T: Send + Sync + 'static> Key<T> {
 
     /// Stores `value` in the current scope.
     ///
-    /// Outside any scope the write is ignored (see [the type's
-    /// docs](Key#writes-and-scopes)); use [`Key::try_set`] to find out.
+    /// The write lasts as long as the scope: across the `.await`s of the
+    /// [`Scoped`] or [`Instrumented`](crate::Instrumented) future being
+    /// polled, or to the end of the closure of [`Context::run`] or
+    /// [`Key::sync_scope`]. See [Writes and scopes](Key#writes-and-scopes).
+    ///
+    /// # Panics
+    ///
+    /// Where no scope is open (`main`, a plain `tokio::spawn` task, a thread
+    /// of `std::thread::spawn`), and in a plain task polled inside another
+    /// task's synchronous scope: such a write could not take effect. The
+    /// message says how to open a scope. [`Key::try_set`] returns the
+    /// error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{FutureExt, Key};
+    ///
+    /// static STEP: Key<u32> = Key::new("step");
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// async {
+    ///     STEP.set(1);
+    ///     tokio::task::yield_now().await;
+    ///     assert_eq!(STEP.get(), Some(1));
+    /// }
+    /// .in_current_context() // the scope the write goes to
+    /// .await;
+    /// # }
+    /// ```
+    #[track_caller]
     pub fn set(&'static self, value: T) {
-        let _ = self.try_set(value);
+        if let Err(e) = self.try_set(value) {
+            refused("set", self.name(), &e);
+        }
     }
 
     /// Stores `value` in the current scope, or says why it could not.
@@ -62,9 +94,15 @@ impl<T: Send + Sync + 'static> Key<T> {
 
     /// Removes the value from the current scope.
     ///
-    /// Outside any scope it does nothing; see [`Key::try_remove`].
+    /// # Panics
+    ///
+    /// Where [`Key::set`] panics; [`Key::try_remove`] returns the error
+    /// instead.
+    #[track_caller]
     pub fn remove(&'static self) {
-        let _ = self.try_remove();
+        if let Err(e) = self.try_remove() {
+            refused("remove", self.name(), &e);
+        }
     }
 
     /// Removes the value from the current scope, or says why it could not.
@@ -76,17 +114,21 @@ impl<T: Send + Sync + 'static> Key<T> {
         slot::update(|cx| cx.contains(self).then(|| cx.without(self)))
     }
 
-    /// Wraps `fut` so that it runs in the current context plus `value` under
-    /// this key.
+    /// Wraps `fut` so that it runs in the context current at its first poll
+    /// plus `value` under this key: `tokio::task_local!`'s `scope`.
     ///
-    /// The context is taken when `scope` is called, not when `fut` first
-    /// runs (capture at creation, as for every [`Instrumented`]). Nested
-    /// calls are therefore evaluated inside out: in
-    /// `USER.scope(a, TENANT.scope(b, fut))` the inner call runs first,
-    /// outside the user's scope, and its context, which has no user, is the
-    /// one `fut` runs in. To nest scopes, open the inner one inside the
-    /// outer one's future, as below (or put both values in one
-    /// [`Context`] with [`Context::with`]).
+    /// The value is added when the returned [`Scoped`] future is first
+    /// polled, to whatever context is current then (one merge), so nested
+    /// scopes stack whichever is built first: in
+    /// `USER.scope(a, TENANT.scope(b, fut))` the inner scope is first polled
+    /// inside the outer one, and `fut` sees both. From then on the future
+    /// keeps its context, and its own writes, wherever it is polled.
+    ///
+    /// To take the context at the call instead (the spawn helpers'
+    /// capture), use
+    /// [`FutureExt::in_current_context`](crate::FutureExt::in_current_context)
+    /// or [`Context::capture`] with
+    /// [`FutureExt::in_context`](crate::FutureExt::in_context).
     ///
     /// # Examples
     ///
@@ -101,22 +143,18 @@ impl<T: Send + Sync + 'static> Key<T> {
     /// let seen = USER.scope("ann", async { USER.get() }).await;
     /// assert_eq!(seen, Some("ann"));
     ///
-    /// // Nested: the inner scope is opened inside the outer one.
-    /// let both = USER
-    ///     .scope("ann", async {
-    ///         TENANT.scope("acme", async { (USER.get(), TENANT.get()) }).await
-    ///     })
-    ///     .await;
-    /// assert_eq!(both, (Some("ann"), Some("acme")));
+    /// // Nested, as task-local scopes nest.
+    /// let both = USER.scope("ann", TENANT.scope("acme", async { (USER.get(), TENANT.get()) }));
+    /// assert_eq!(both.await, (Some("ann"), Some("acme")));
     ///
-    /// // Built outside it, the inner scope took the context before the
-    /// // user was in it.
-    /// let inner_first = USER.scope("ann", TENANT.scope("acme", async { USER.get() }));
-    /// assert_eq!(inner_first.await, None);
+    /// // Built here, polled inside another scope: it joins that one.
+    /// let later = TENANT.scope("acme", async { (USER.get(), TENANT.get()) });
+    /// let inside = USER.scope("bob", later).await;
+    /// assert_eq!(inside, (Some("bob"), Some("acme")));
     /// # }
     /// ```
-    pub fn scope<F: Future>(&'static self, value: T, fut: F) -> Instrumented<F> {
-        Instrumented::new(fut, in_scope().with(self, value))
+    pub fn scope<F: Future>(&'static self, value: T, fut: F) -> Scoped<F> {
+        Scoped::new(fut, Context::new().with(self, value), add_to_current)
     }
 
     /// Runs `f` in the current context plus `value` under this key.
@@ -128,8 +166,34 @@ impl<T: Send + Sync + 'static> Key<T> {
 /// The context a scope adds its value to: the current one, with the
 /// carried systems' current values (`crate::carry`), so that the scope
 /// replays what is current in them now, not what was carried in earlier.
-fn in_scope() -> Context {
+pub(crate) fn in_scope() -> Context {
     carry::captured(Context::current())
+}
+
+/// A scope's merge at its first poll: its values over [`in_scope`]'s
+/// context.
+pub(crate) fn add_to_current(values: &Context) -> Context {
+    in_scope().overlaid(values)
+}
+
+/// The panic of a write that could not take effect: why, and how to open
+/// a scope.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn refused(op: &str, key: &str, e: &AccessError) -> ! {
+    let how = if e.is_other_task() {
+        "this tokio task is polled inside another task's synchronous scope \
+         (a runtime driven in `Context::run` or `Key::sync_scope`): spawn it \
+         with `ctx::spawn`, or run it with `.in_current_context()`, to give \
+         it a scope of its own"
+    } else {
+        "open one first: run the future with `.in_current_context()` or \
+         `Key::scope`, or the closure with `Context::run` or \
+         `Key::sync_scope`; `ctx::spawn` and the other helpers open one for \
+         the work they start"
+    };
+    panic!("cannot {op} ctx key `{key}`: {e}; {how} (`Key::try_{op}` returns this error instead of panicking)")
 }
 
 #[cfg(test)]
@@ -143,9 +207,25 @@ mod tests {
         let err = N.try_set(1).unwrap_err();
         assert!(err.is_no_scope());
         assert_eq!(N.get(), None);
-        N.set(2);
-        assert_eq!(N.get(), None);
         assert!(N.try_remove().unwrap_err().is_no_scope());
+    }
+
+    #[test]
+    fn set_and_remove_outside_a_scope_panic_with_the_way_out() {
+        for (op, r) in [
+            ("set", std::panic::catch_unwind(|| N.set(2))),
+            ("remove", std::panic::catch_unwind(|| N.remove())),
+        ] {
+            let payload = r.unwrap_err();
+            let msg = payload
+                .downcast_ref::<String>()
+                .expect("a formatted message");
+            assert!(msg.contains(&format!("cannot {op} ctx key `n`")), "{msg}");
+            assert!(msg.contains("no context scope is open"), "{msg}");
+            assert!(msg.contains("in_current_context"), "{msg}");
+            assert!(msg.contains(&format!("try_{op}")), "{msg}");
+        }
+        assert_eq!(N.get(), None);
     }
 
     #[test]

@@ -268,6 +268,38 @@ impl Context {
         }
     }
 
+    /// `self` with every value of `top` put in, replacing `self`'s under
+    /// the same keys: the merge a [`Scoped`](crate::Scoped) future makes at
+    /// its first poll. One table, and none when either side is empty.
+    pub(crate) fn overlaid(&self, top: &Context) -> Context {
+        let Some(top_table) = &top.entries else {
+            return self.clone();
+        };
+        if self.is_empty() {
+            return top.clone();
+        }
+        let (old, new) = (self.entries(), top.entries());
+        let mut header = self.header_copy(None);
+        let over = &top_table.header.header;
+        header.forks |= over.forks;
+        header.replays |= over.replays;
+        if let Some(trace) = &over.trace {
+            header.trace = Some(trace.clone());
+        }
+        if let Some(id) = &over.request_id {
+            header.request_id = Some(id.clone());
+        }
+        let replaced = new.iter().filter(|e| position(old, e.key).is_ok()).count();
+        let overlay = Overlay {
+            old,
+            new,
+            len: old.len() + new.len() - replaced,
+        };
+        Context {
+            entries: table(header, overlay),
+        }
+    }
+
     /// A context holding only a request's trace context and, if given, its
     /// request id: the server layer's common case (an empty surrounding
     /// context, no baggage), built without the general merge. Both values
@@ -367,19 +399,21 @@ impl Context {
     }
 
     /// The snapshot to hand to a child task: the same one, unless a key with
-    /// a fork policy ([`Key::with_fork`]) holds a value, in which case those
-    /// values are forked. O(1) when no key forks.
+    /// a policy holds a value: values of a key with a fork policy
+    /// ([`Key::with_fork`]) are forked, those of a local-only key
+    /// ([`Key::local`]) left out. O(1) when no such key holds a value.
     pub(crate) fn fork(self) -> Context {
         if !self.forks() {
             return self;
         }
-        // (The keys with a header field have no fork policy: the header's
+        // (The keys with a header field have no policy: the header's
         // values stay.) The fork functions are user code and may panic: they
         // run before the table is built, so a panic drops what was forked
         // (a table under construction would leak it).
         let forked: Vec<Item> = self
             .entries()
             .iter()
+            .filter(|e| !e.key.is_local())
             .map(|e| Item {
                 key: e.key,
                 value: match self.value_of(e).and_then(|v| e.key.fork(v)) {
@@ -388,7 +422,10 @@ impl Context {
                 },
             })
             .collect();
-        let header = self.header_copy(None);
+        let mut header = self.header_copy(None);
+        // What is left may have no policy, or no replay function, any more.
+        header.forks = forked.iter().any(|e| e.key.forks());
+        header.replays = forked.iter().any(|e| e.key.replays());
         Context {
             entries: table(header, forked.into_iter()),
         }
@@ -531,6 +568,48 @@ impl<const N: usize> Iterator for Merge<'_, N> {
 }
 
 impl<const N: usize> ExactSizeIterator for Merge<'_, N> {}
+
+/// Two sorted tables merged, in key order, the second's entry winning
+/// where both have a key ([`Context::overlaid`]).
+struct Overlay<'a> {
+    old: &'a [Item],
+    new: &'a [Item],
+    len: usize,
+}
+
+impl Iterator for Overlay<'_> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        let take_new = match (self.old.first(), self.new.first()) {
+            (Some(old), Some(new)) => {
+                let (o, n) = (key_addr(old.key), key_addr(new.key));
+                if o == n {
+                    // Replaced: skip the old entry.
+                    self.old = &self.old[1..];
+                }
+                n <= o
+            }
+            (Some(_), None) => false,
+            (None, new) => new.is_some(),
+        };
+        let side = if take_new {
+            &mut self.new
+        } else {
+            &mut self.old
+        };
+        let (first, rest) = side.split_first()?;
+        *side = rest;
+        self.len -= 1;
+        Some(first.clone())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}
+
+impl ExactSizeIterator for Overlay<'_> {}
 
 /// The copy-on-write copy of a table with one entry put in (or replaced):
 /// the entries before its position, it, the entries after.
@@ -750,6 +829,47 @@ mod tests {
         assert_eq!(fields(&both), (Some(trace.clone()), Some(id.clone())));
         assert_eq!(fields(&both.without(&REQUEST_ID)), (Some(trace), None));
         assert_eq!(fields(&both.without(&TRACE_CONTEXT)), (None, Some(id)));
+    }
+
+    #[test]
+    fn overlaid_merges_two_tables_the_top_winning() {
+        let trace = TraceContext::new_root();
+        let id = RequestId::new("req-1").unwrap();
+        let base = Context::new()
+            .with(&A, 1)
+            .with(&C, 3)
+            .with(&REQUEST_ID, id.clone());
+        let top = Context::new()
+            .with(&A, 10)
+            .with(&B, "b".into())
+            .with(&TRACE_CONTEXT, trace.clone())
+            .with(&LIST, vec![1]);
+        let both = base.overlaid(&top);
+        assert_eq!(both.len(), 6);
+        assert_eq!(both.get(&A), Some(&10));
+        assert_eq!(both.get(&B).map(String::as_str), Some("b"));
+        assert_eq!(both.get(&C), Some(&3));
+        assert_eq!(both.get(&TRACE_CONTEXT), Some(&trace));
+        assert_eq!(both.get(&REQUEST_ID), Some(&id));
+        // The top's policy flag came along: a child's copy forks.
+        assert_eq!(both.clone().fork().get(&LIST), Some(&vec![1, 0]));
+        // Either side empty: the other, shared.
+        assert!(base.overlaid(&Context::new()).ptr_eq(&base));
+        assert!(Context::new().overlaid(&top).ptr_eq(&top));
+        // Neither input changed.
+        assert_eq!((base.get(&A), base.len()), (Some(&1), 3));
+    }
+
+    #[test]
+    fn fork_leaves_local_values_out_and_recomputes_the_flags() {
+        static TX: Key<u32> = Key::local("tx");
+        let cx = Context::new().with(&TX, 1).with(&N, 5);
+        let child = cx.clone().fork();
+        assert_eq!((child.get(&TX), child.get(&N)), (None, Some(&5)));
+        assert_eq!(cx.get(&TX), Some(&1));
+        // Nothing with a policy is left: the grandchild shares the child's.
+        assert!(child.clone().fork().ptr_eq(&child));
+        assert!(Context::new().with(&TX, 1).fork().is_empty());
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::fmt;
 /// writes need an open scope of their own.
 ///
 /// Returned by the `try_` methods ([`Key::try_set`](crate::Key::try_set),
-/// [`Key::try_remove`](crate::Key::try_remove)). Their plain twins never
-/// fail: they fall back to a documented no-op instead.
+/// [`Key::try_remove`](crate::Key::try_remove)). Their plain twins
+/// ([`Key::set`](crate::Key::set), [`Key::remove`](crate::Key::remove))
+/// panic with this error and the way to open a scope.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessError {
     kind: Kind,

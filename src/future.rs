@@ -32,8 +32,10 @@ pin_project! {
     ///   run around polls, not around the drop).
     ///
     /// Made by [`FutureExt::in_context`], [`FutureExt::in_current_context`],
-    /// the [`StreamExt`] twins, [`Key::scope`](crate::Key::scope) and the
-    /// spawn helpers.
+    /// the [`StreamExt`] twins and the spawn helpers. (The scopes,
+    /// [`Key::scope`](crate::Key::scope) and its kin, make a
+    /// [`Scoped`](crate::Scoped) future, which takes its context at its
+    /// first poll rather than when it is made.)
     ///
     /// Polling it after it returned `Ready` polls the inner future again, with
     /// whatever that future does then (`async` blocks panic).
@@ -261,8 +263,10 @@ pub trait FutureExt: Future + Sized {
     }
 
     /// Runs this future in the context that is current now, at the call: the
-    /// capture step, with the keys' fork policies applied as for the spawn
-    /// helpers. Later writes by the caller do not reach it.
+    /// capture step ([`Context::capture`]), with the keys' propagation
+    /// policies applied as for the spawn helpers. Later writes by the
+    /// caller do not reach it. (A [`Key::scope`](crate::Key::scope), by
+    /// contrast, takes the context current at its first poll.)
     ///
     /// Awaiting `fut.in_current_context()` at the top of `main` opens a root
     /// scope: [`Key::set`](crate::Key::set) works inside it.

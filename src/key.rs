@@ -26,10 +26,13 @@ use std::sync::Arc;
 /// to [`Context::run`](crate::Context::run) / [`Key::sync_scope`] (the write ends with it).
 ///
 /// Where no scope is open (a plain `tokio::spawn` task, a thread started with
-/// `std::thread::spawn`, `main` before any scope) a write is **ignored**, and
-/// [`Key::try_set`] says so with an error. Such a write could only go to the
-/// thread itself, and whatever runs on that worker thread next would see a
-/// value it never inherited. Open a root scope for `main` instead:
+/// `std::thread::spawn`, `main` before any scope) a write cannot take
+/// effect: [`Key::set`] and [`Key::remove`] **panic** with a message that
+/// says how to open a scope (as tokio's `LocalKey::with` does outside its
+/// scope), and [`Key::try_set`] / [`Key::try_remove`] return the error.
+/// Such a write could only go to the thread itself, and whatever runs on
+/// that worker thread next would see a value it never inherited. Open a
+/// root scope for `main` instead:
 ///
 /// ```
 /// use ctx::{FutureExt, Key};
@@ -61,12 +64,26 @@ use std::sync::Arc;
 /// the `tokio` feature, which tells tasks apart; without it such writes are
 /// accepted.
 ///
-/// # Fork policy
+/// # Propagation policy
 ///
-/// A key made with [`Key::with_fork`] runs its function on the value each
-/// time a context holding it is handed to a child ([`spawn`](crate::spawn),
-/// [`wrap`](crate::wrap), ...), TransmittableThreadLocal's `copy`: the child
-/// gets its own copy instead of a shared one.
+/// What a child gets when a context is handed to it, by the spawn helpers
+/// ([`spawn`](crate::spawn), [`wrap`](crate::wrap), ...),
+/// [`FutureExt::in_current_context`](crate::FutureExt::in_current_context)
+/// and [`Context::capture`](crate::Context::capture). Reads in the parent
+/// ([`Key::get`], [`Context::current`](crate::Context::current)) and scopes
+/// of the same task never apply it.
+///
+/// - [`Key::new`]: the child shares the parent's value (one reference
+///   count, whatever the value).
+/// - [`Key::with_fork`]: the key's function makes the child's value from
+///   the parent's, TransmittableThreadLocal's `copy`: the child gets its own
+///   copy instead of a shared one.
+/// - [`Key::local`]: the child gets nothing. For values that must stay with
+///   the work that set them: a database transaction, a session, a
+///   borrowed connection.
+///
+/// Contexts in which no key with a policy holds a value pay nothing for
+/// the feature: capture is one reference count, as for plain keys.
 ///
 /// # Replay
 ///
@@ -96,6 +113,8 @@ use std::sync::Arc;
 pub struct Key<T: Send + Sync + 'static> {
     name: &'static str,
     fork: Option<fn(&T) -> T>,
+    /// Never handed to a child (see [`Key::local`]).
+    local: bool,
     replay: Option<Replay<T>>,
 }
 
@@ -108,6 +127,45 @@ impl<T: Send + Sync + 'static> Key<T> {
         Key {
             name,
             fork: None,
+            local: false,
+            replay: None,
+        }
+    }
+
+    /// Makes a local-only key: its value is seen by the work that set it
+    /// (the task, its `.await`s, the scopes it opens) and never reaches a
+    /// child. Every hand-over to other work ([`spawn`](crate::spawn),
+    /// [`spawn_blocking`](crate::spawn_blocking),
+    /// [`thread::spawn`](crate::thread::spawn), [`wrap`](crate::wrap),
+    /// [`FutureExt::in_current_context`](crate::FutureExt::in_current_context),
+    /// [`Context::capture`](crate::Context::capture), ...) leaves it out.
+    ///
+    /// A later [`with_fork`](Key::with_fork) replaces the policy: the key
+    /// is then forked, not local.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::Key;
+    ///
+    /// // A transaction belongs to the task that opened it.
+    /// static TX: Key<u64> = Key::local("db.tx");
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// TX.scope(42, async {
+    ///     assert_eq!(TX.get(), Some(42));
+    ///     let child = ctx::spawn(async { TX.get() }).await.unwrap();
+    ///     assert_eq!(child, None);
+    /// })
+    /// .await;
+    /// # }
+    /// ```
+    pub const fn local(name: &'static str) -> Key<T> {
+        Key {
+            name,
+            fork: None,
+            local: true,
             replay: None,
         }
     }
@@ -137,6 +195,7 @@ impl<T: Send + Sync + 'static> Key<T> {
         Key {
             name: self.name,
             fork: Some(fork),
+            local: false,
             replay: self.replay,
         }
     }
@@ -188,6 +247,7 @@ impl<T: Send + Sync + 'static> Key<T> {
         Key {
             name: self.name,
             fork: self.fork,
+            local: self.local,
             replay: Some(replay),
         }
     }
@@ -195,6 +255,11 @@ impl<T: Send + Sync + 'static> Key<T> {
     /// Returns the key's name.
     pub const fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// Returns `true` for a local-only key ([`Key::local`]).
+    pub const fn is_local(&self) -> bool {
+        self.local
     }
 }
 
@@ -204,6 +269,7 @@ impl<T: Send + Sync + 'static> fmt::Debug for Key<T> {
             .field("name", &self.name)
             .field("type", &std::any::type_name::<T>())
             .field("forks", &self.fork.is_some())
+            .field("local", &self.local)
             .field("replays", &self.replay.is_some())
             .finish()
     }
@@ -217,7 +283,11 @@ pub(crate) fn key_addr(key: &'static dyn ErasedKey) -> usize {
 /// What the context needs of a key without knowing `T`.
 pub(crate) trait ErasedKey: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether a capture must look at the key's value: it has a fork
+    /// policy, or is local-only.
     fn forks(&self) -> bool;
+    /// Whether a capture leaves the key's value out.
+    fn is_local(&self) -> bool;
     /// The forked value, or `None` if the key has no fork policy.
     fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>>;
     fn replays(&self) -> bool;
@@ -232,7 +302,11 @@ impl<T: Send + Sync + 'static> ErasedKey for Key<T> {
     }
 
     fn forks(&self) -> bool {
-        self.fork.is_some()
+        self.fork.is_some() || self.local
+    }
+
+    fn is_local(&self) -> bool {
+        self.local
     }
 
     fn fork(&self, value: &(dyn Any + Send + Sync)) -> Option<Arc<dyn Any + Send + Sync>> {

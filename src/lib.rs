@@ -20,6 +20,13 @@
 //!   poll, whichever worker thread polls it, then takes it back with the
 //!   writes the future made and restores the thread. Make one with
 //!   [`FutureExt::in_context`] or [`FutureExt::in_current_context`].
+//! - A scope, [`Key::scope`] (and the trace and baggage scopes), returns a
+//!   [`Scoped`] future: it adds its value to the context current at its
+//!   first poll, so scopes nest the way `tokio::task_local!` scopes do;
+//!   [`FutureExt::in_current_context`] takes the context at the call.
+//! - Keys may carry a propagation policy: [`Key::with_fork`] gives each
+//!   child its own copy, [`Key::local`] keeps the value from children.
+//!   [`Context::capture`] is what every helper hands to a child.
 //! - The spawn helpers capture the caller's context and run the new work in
 //!   it: [`spawn`], [`spawn_blocking`], [`spawn_local`], [`spawn_on`],
 //!   [`JoinSetExt`], [`thread::spawn`], and [`wrap`] / [`wrap_fn`] for any
@@ -35,15 +42,17 @@
 //! 3. A task's own writes survive its `.await`s.
 //! 4. After every poll or closure, the thread's slot holds exactly what it
 //!    held before; a value is never seen by work that did not inherit it.
-//!    Writes where no scope is open are refused (see
+//!    Writes where no scope is open are refused ([`Key::set`] panics and
+//!    says how to open one, [`Key::try_set`] returns the error; see
 //!    [`Key`](Key#writes-and-scopes)), so a plain `tokio::spawn` task cannot
 //!    leave a value on a worker thread (short of leaking a guard of
 //!    [`Context::enter`] with `mem::forget` or dropping such guards out of
 //!    order, see there), nor pass one to another plain task when a runtime
 //!    is driven inside a scope.
 //! 5. Capture, enter and poll allocate nothing. (The one exception is
-//!    opt-in: capturing a context in which a key with a fork policy,
-//!    [`Key::with_fork`], holds a value builds the child's copy.)
+//!    opt-in: capturing a context in which a key with a policy,
+//!    [`Key::with_fork`] or [`Key::local`], holds a value builds the
+//!    child's copy.)
 //!
 //! # Example
 //!
@@ -172,6 +181,7 @@ mod context;
 mod error;
 mod future;
 mod key;
+mod scoped;
 mod slot;
 #[cfg(feature = "tokio")]
 mod spawn;
@@ -205,6 +215,7 @@ pub use error::AccessError;
 pub use future::{FutureExt, Instrumented, StreamExt};
 pub use key::Key;
 pub use request_id::request_id;
+pub use scoped::Scoped;
 pub use slot::ContextGuard;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

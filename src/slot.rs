@@ -20,13 +20,13 @@ impl Context {
     /// allocates nothing. It works everywhere, also in the destructors of
     /// other thread-locals while a thread exits.
     ///
-    /// This is the snapshot as it is. What a child task receives is the
-    /// *capture*: the spawn helpers, [`wrap`](crate::wrap) and
-    /// [`FutureExt::in_current_context`](crate::FutureExt::in_current_context)
-    /// take this snapshot and apply the keys' fork policies
-    /// ([`Key::with_fork`](crate::Key::with_fork)) to it. Handing
-    /// `Context::current()` to [`FutureExt::in_context`](crate::FutureExt::in_context)
-    /// yourself shares the values unforked.
+    /// This is the snapshot as it is, for reading. What a child receives is
+    /// the *capture*, [`Context::capture`]: this snapshot with the keys'
+    /// policies applied ([`Key::with_fork`](crate::Key::with_fork),
+    /// [`Key::local`](crate::Key::local)) and the carried systems' values
+    /// added ([`carry`](crate::carry)). To hand a context to other work
+    /// yourself (over a channel, to [`FutureExt::in_context`](crate::FutureExt::in_context)),
+    /// use `capture`: `current` would share local and unforked values.
     ///
     /// # Examples
     ///
@@ -105,9 +105,42 @@ impl Context {
         run_owned(self.clone(), f)
     }
 
-    /// Captures the current context for a child task: one reference count
-    /// when no key forks.
-    pub(crate) fn capture() -> Context {
+    /// Captures the current context for other work: what the spawn
+    /// helpers, [`wrap`](crate::wrap) and
+    /// [`FutureExt::in_current_context`](crate::FutureExt::in_current_context)
+    /// hand to the work they start.
+    ///
+    /// It is [`Context::current`] with the keys' propagation policies
+    /// applied (values of [`Key::with_fork`](crate::Key::with_fork) keys
+    /// forked, those of [`Key::local`](crate::Key::local) keys left out)
+    /// and the current values of the registered
+    /// [carriers](crate::carry) added. Use it wherever a context leaves the
+    /// work it belongs to: sent with a message, stored for a callback,
+    /// handed to [`FutureExt::in_context`](crate::FutureExt::in_context).
+    ///
+    /// Cost: one reference count, as `current`, when no key with a policy
+    /// holds a value and no carrier is registered; otherwise one table for
+    /// the child's copy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ctx::{Context, Key};
+    ///
+    /// static HOPS: Key<u32> = Key::new("hops").with_fork(|n| n + 1);
+    /// static TX: Key<&'static str> = Key::local("tx");
+    ///
+    /// let cx = Context::new().with(&HOPS, 0).with(&TX, "tx-1");
+    /// cx.run(|| {
+    ///     // The parent reads its own values...
+    ///     assert_eq!(Context::current().get(&HOPS), Some(&0));
+    ///     // ...a child gets the policies' values.
+    ///     let for_child = Context::capture();
+    ///     assert_eq!(for_child.get(&HOPS), Some(&1));
+    ///     assert_eq!(for_child.get(&TX), None);
+    /// });
+    /// ```
+    pub fn capture() -> Context {
         crate::carry::captured(Context::current().fork())
     }
 }

@@ -1,7 +1,8 @@
 //! Spawn helpers for tokio that carry the caller's context into the new task.
 //!
-//! Each one captures [`Context::current()`](crate::Context::current) at the
-//! call (forking keys that ask for it) and runs the task inside it: the
+//! Each one captures the caller's context at the call
+//! ([`Context::capture`](crate::Context::capture): the keys' fork and
+//! local-only policies applied) and runs the task inside it: the
 //! drop-in twins of `tokio::spawn`, `spawn_blocking`, `spawn_local`,
 //! `Handle::spawn` and `JoinSet::spawn`.
 

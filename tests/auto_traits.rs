@@ -2,7 +2,7 @@
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
-use ctx::{Context, ContextGuard, Instrumented, Key};
+use ctx::{Context, ContextGuard, Instrumented, Key, Scoped};
 
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}
@@ -39,6 +39,11 @@ fn auto_traits() {
     sync::<Instrumented<SendFuture>>();
     unpin::<Instrumented<SendFuture>>();
     <Instrumented<LocalFuture> as AmbiguousIfSend<_>>::some_item();
+
+    send::<Scoped<SendFuture>>();
+    sync::<Scoped<SendFuture>>();
+    unpin::<Scoped<SendFuture>>();
+    <Scoped<LocalFuture> as AmbiguousIfSend<_>>::some_item();
 
     <ContextGuard as AmbiguousIfSend<_>>::some_item();
     <ContextGuard as AmbiguousIfSync<_>>::some_item();
@@ -88,5 +93,16 @@ fn instrumented_adds_one_word() {
     assert_eq!(
         size_of::<Instrumented<std::future::Ready<u64>>>(),
         size_of::<std::future::Ready<u64>>() + size_of::<usize>()
+    );
+}
+
+#[test]
+fn scoped_adds_two_words() {
+    use std::mem::size_of;
+    // The context, and the merge it waits to make at its first poll.
+    static K: Key<u8> = Key::new("k");
+    assert_eq!(
+        size_of_val(&K.scope(1, std::future::ready(0u64))),
+        size_of::<std::future::Ready<u64>>() + 2 * size_of::<usize>()
     );
 }

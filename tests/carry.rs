@@ -57,7 +57,7 @@ fn register() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs `f` in a task whose thread-local holds `tenant` for each of its
 /// polls (the way a carried value is installed).
-fn as_tenant<F: std::future::Future>(tenant: u32, f: F) -> ctx::Instrumented<F> {
+fn as_tenant<F: std::future::Future>(tenant: u32, f: F) -> ctx::Scoped<F> {
     CARRIED.scope(tenant, f)
 }
 
@@ -261,4 +261,69 @@ fn a_scope_of_another_key_does_not_reinstall_an_older_carried_value() {
         })
     });
     assert_eq!(seen, (8, 8, 8, 8));
+}
+
+/// TransmittableThreadLocal's `beforeExecute`/`afterExecute`: a carrier
+/// that marks every captured context, and the mark's replay function as the
+/// callbacks around each run of the child (each poll, each closure call),
+/// the after one also when the run panics.
+#[test]
+fn lifecycle_callbacks_run_before_and_after_every_run_of_a_child() {
+    let _serial = register();
+    static BEFORE: AtomicUsize = AtomicUsize::new(0);
+    static AFTER: AtomicUsize = AtomicUsize::new(0);
+    static RUNS: Key<()> = Key::new("lifecycle").with_replay(|(), run| {
+        struct After;
+        impl Drop for After {
+            fn drop(&mut self) {
+                AFTER.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        BEFORE.fetch_add(1, Ordering::SeqCst);
+        let _after = After;
+        run();
+    });
+    static LIFECYCLE: Carrier = Carrier::new("lifecycle", |cx| {
+        (!cx.contains(&RUNS)).then(|| cx.with(&RUNS, ()))
+    });
+    carry::register(&LIFECYCLE).unwrap();
+    fn counts() -> (usize, usize) {
+        (BEFORE.load(Ordering::SeqCst), AFTER.load(Ordering::SeqCst))
+    }
+
+    // A wrapped closure: one run.
+    let (b0, a0) = counts();
+    let job = ctx::wrap(counts);
+    let inside = std::thread::spawn(job).join().unwrap();
+    assert_eq!(inside, (b0 + 1, a0), "before ran, after not yet");
+    assert_eq!(counts(), (b0 + 1, a0 + 1));
+    // A panicking one: after runs all the same.
+    let job = ctx::wrap(|| panic!("boom"));
+    assert!(std::thread::spawn(job).join().is_err());
+    assert_eq!(counts(), (b0 + 2, a0 + 2));
+
+    // A task: once around each of its polls.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (b1, a1) = counts();
+    let polls = rt.block_on(async {
+        ctx::spawn(async {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+        counts()
+    });
+    assert_eq!(
+        polls,
+        (b1 + 4, a1 + 4),
+        "four polls, each with both callbacks"
+    );
+    let (b2, a2) = counts();
+    let blocking = rt.block_on(async { ctx::spawn_blocking(counts).await.unwrap() });
+    assert_eq!(blocking, (b2 + 1, a2));
+    assert_eq!(counts(), (b2 + 1, a2 + 1));
 }

@@ -47,8 +47,8 @@ async fn a_reqwest_call_carries_the_trace_and_baggage_through_inject() {
     assert_ne!(parent, caller.span_id().to_string());
 
     // Every hop of the handler sees the caller's trace, and the baggage
-    // arrives (the baggage scope opened inside the trace's: a scope takes
-    // the context when it is made).
+    // arrives (the baggage scope inside the trace's: a scope adds its
+    // value to the context it is first polled in).
     let url = format!("http://{addr}/hops");
     let hops = caller
         .scope(async { ctx::baggage::scope("user", "alice", get(&client, url)).await })

@@ -23,13 +23,14 @@ fn plain_tasks_cannot_leave_values_on_a_worker() {
                 writers.push(tokio::spawn(async move {
                     // No scope: the write is refused, not parked on the thread.
                     let refused = VALUE.try_set(i).unwrap_err().is_no_scope();
-                    VALUE.set(i);
+                    // `set` says so loudly (and leaves nothing either).
+                    let loud = std::panic::catch_unwind(|| VALUE.set(i)).is_err();
                     tokio::task::yield_now().await;
-                    (refused, VALUE.get())
+                    (refused, loud, VALUE.get())
                 }));
             }
             for w in writers {
-                assert_eq!(w.await.unwrap(), (true, None));
+                assert_eq!(w.await.unwrap(), (true, true, None));
             }
             let mut readers = Vec::new();
             for _ in 0..64 {
@@ -46,7 +47,8 @@ fn plain_tasks_cannot_leave_values_on_a_worker() {
 #[test]
 fn a_bare_thread_refuses_writes_and_stays_empty() {
     std::thread::spawn(|| {
-        VALUE.set(1);
+        assert!(std::panic::catch_unwind(|| VALUE.set(1)).is_err());
+        assert!(VALUE.try_set(1).unwrap_err().is_no_scope());
         assert_eq!(VALUE.get(), None);
         assert!(VALUE.try_remove().unwrap_err().is_no_scope());
         // The root scope for such a thread: run its body in a context.
@@ -111,8 +113,9 @@ fn plain_tasks_of_a_runtime_driven_inside_a_scope_cannot_write() {
         rt.block_on(async {
             let refused = tokio::spawn(async {
                 let e = VALUE.try_set(2).unwrap_err();
-                VALUE.set(3);
-                e.is_other_task()
+                let loud = std::panic::catch_unwind(|| VALUE.set(3)).unwrap_err();
+                let msg = loud.downcast_ref::<String>().cloned().unwrap_or_default();
+                e.is_other_task() && msg.contains("another task") && msg.contains("ctx::spawn")
             })
             .await
             .unwrap();

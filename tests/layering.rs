@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("context", 2),
     ("slot", 2),
     ("future", 2),
+    ("scoped", 2),
     ("access", 2),
     ("carry", 2),
     ("carried", 2),

@@ -106,7 +106,8 @@ fn run_in<F>(root: &TraceContext, work: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let work = root.clone().sync_scope(|| ctx::otel::scope(work));
+    // Scopes nest: the otel scope is first polled inside the root's.
+    let work = root.clone().scope(ctx::otel::scope(work));
     runtime().block_on(async { tokio::spawn(work).await.unwrap() });
 }
 
@@ -335,15 +336,13 @@ fn injection_inside_an_opentelemetry_span_names_it() {
 fn plain_tasks_see_no_opentelemetry_context_and_workers_are_restored() {
     let root = TraceContext::new_root();
     let rt = runtime();
-    let work = root.clone().sync_scope(|| {
-        ctx::otel::scope(async {
-            assert!(opentelemetry::Context::current().has_active_span());
-            // A plain spawn does not inherit.
-            tokio::spawn(async { opentelemetry::Context::current().has_active_span() })
-                .await
-                .unwrap()
-        })
-    });
+    let work = root.clone().scope(ctx::otel::scope(async {
+        assert!(opentelemetry::Context::current().has_active_span());
+        // A plain spawn does not inherit.
+        tokio::spawn(async { opentelemetry::Context::current().has_active_span() })
+            .await
+            .unwrap()
+    }));
     assert!(!rt.block_on(async { tokio::spawn(work).await.unwrap() }));
     // Every worker is back to no span once the work is done.
     for _ in 0..8 {

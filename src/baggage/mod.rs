@@ -16,7 +16,7 @@
 //! dropped, member by member, on parsing and on formatting; it never fails a
 //! request.
 //!
-//! The current baggage lives in the [`Context`](crate::Context) under the key
+//! The current baggage lives in the [`Context`] under the key
 //! [`BAGGAGE`]: [`Baggage::current`] and [`get`] read it, [`scope`],
 //! [`sync_scope`] and [`set`] add an entry for a piece of work and
 //! everything it starts.
@@ -60,13 +60,15 @@
 
 use std::future::Future;
 
-use crate::future::Instrumented;
+use crate::access::in_scope;
+use crate::context::Context;
 use crate::key::Key;
+use crate::scoped::Scoped;
 
 pub use crate::model::{Baggage, InvalidBaggage, Member, Property};
 
 /// The key under which the current [`Baggage`] lives in the
-/// [`Context`](crate::Context).
+/// [`Context`].
 pub static BAGGAGE: Key<Baggage> = Key::new("ctx.baggage");
 
 /// The decoded value for `key` in the current baggage.
@@ -85,17 +87,42 @@ pub fn get(key: &str) -> Option<String> {
 /// Wraps `fut` so that it runs with `key=value` added to the current
 /// baggage; tasks it spawns inherit the entry, the caller does not see it.
 ///
-/// An existing entry for `key` is replaced for the duration. When `key` is
-/// not a valid token (see [`InvalidBaggage`]) the baggage is left as it is.
-/// The current context is taken when `scope` is called; to nest it inside
-/// another scope, call it inside that scope's future (see
-/// [`Key::scope`](crate::Key::scope)).
-pub fn scope<F: Future>(
-    key: impl Into<String>,
-    value: impl Into<String>,
-    fut: F,
-) -> Instrumented<F> {
-    BAGGAGE.scope(with_entry(key.into(), value.into()), fut)
+/// The entry is added to the baggage current at the future's first poll,
+/// so scopes nest whichever is built first (see
+/// [`Key::scope`](crate::Key::scope)). An existing entry for `key` is
+/// replaced for the duration. When `key` is not a valid token (see
+/// [`InvalidBaggage`]) the baggage is left as it is.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use ctx::baggage::{self, Baggage};
+///
+/// let both = baggage::scope("tenant", "acme", baggage::scope("user", "ann", async {
+///     Baggage::current().to_string()
+/// }));
+/// assert_eq!(both.await, "tenant=acme,user=ann");
+/// # }
+/// ```
+pub fn scope<F: Future>(key: impl Into<String>, value: impl Into<String>, fut: F) -> Scoped<F> {
+    let entry = Context::new().with(&PENDING_ENTRY, (key.into(), value.into()));
+    Scoped::new(fut, entry, add_entry)
+}
+
+/// A [`scope`]'s entry until its first poll.
+static PENDING_ENTRY: Key<(String, String)> = Key::new("ctx.baggage.pending");
+
+/// A [`scope`]'s merge: its entry into the baggage current at its first
+/// poll.
+fn add_entry(entry: &Context) -> Context {
+    let cx = in_scope();
+    let Some((key, value)) = entry.get(&PENDING_ENTRY) else {
+        return cx;
+    };
+    let mut baggage = cx.get(&BAGGAGE).cloned().unwrap_or_default();
+    let _ = baggage.insert(key.clone(), value.clone());
+    cx.with(&BAGGAGE, baggage)
 }
 
 /// Runs `f` with `key=value` added to the current baggage; see [`scope`].
@@ -103,9 +130,12 @@ pub fn sync_scope<R>(key: impl Into<String>, value: impl Into<String>, f: impl F
     BAGGAGE.sync_scope(with_entry(key.into(), value.into()), f)
 }
 
-/// Adds `key=value` to the baggage of the current scope (see
-/// [`Key::set`]: outside any scope the write is ignored). An invalid key
-/// is ignored too.
+/// Adds `key=value` to the baggage of the current scope. An invalid key
+/// is ignored.
+///
+/// # Panics
+///
+/// Outside any scope, as [`Key::set`] does.
 ///
 /// # Examples
 /// ```
@@ -122,6 +152,7 @@ pub fn sync_scope<R>(key: impl Into<String>, value: impl Into<String>, f: impl F
 /// .await;
 /// # }
 /// ```
+#[track_caller]
 pub fn set(key: impl Into<String>, value: impl Into<String>) {
     BAGGAGE.set(with_entry(key.into(), value.into()));
 }
@@ -134,15 +165,15 @@ fn with_entry(key: String, value: String) -> Baggage {
 }
 
 impl Baggage {
-    /// The baggage of the current [`Context`](crate::Context), empty if it
+    /// The baggage of the current [`Context`], empty if it
     /// has none. Costs one reference count.
     pub fn current() -> Baggage {
         BAGGAGE.get().unwrap_or_default()
     }
 
-    /// Wraps `fut` so that it runs with this baggage (replacing the current
-    /// one).
-    pub fn scope<F: Future>(self, fut: F) -> Instrumented<F> {
+    /// Wraps `fut` so that it runs with this baggage (replacing the one
+    /// current at its first poll, see [`Key::scope`]).
+    pub fn scope<F: Future>(self, fut: F) -> Scoped<F> {
         BAGGAGE.scope(self, fut)
     }
 

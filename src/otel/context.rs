@@ -10,9 +10,9 @@ use opentelemetry::Context as OtelContext;
 use super::convert::{span_id_of, trace_id_of};
 use crate::carry::Carrier;
 use crate::context::Context;
-use crate::future::{FutureExt, Instrumented};
 use crate::key::Key;
 use crate::model::{SpanId, TraceContext, TraceId};
+use crate::scoped::Scoped;
 use crate::slot::with_current;
 use crate::trace::{SpanSource, TRACE_CONTEXT};
 
@@ -236,13 +236,14 @@ pub(super) fn carrying(cx: &Context, trace: TraceContext, otel: OtelContext) -> 
     ])
 }
 
-/// Runs `fut` in the current context made ready for opentelemetry with
-/// [`with_trace`]: on every poll, opentelemetry's current span is ctx's
-/// span (or a span opentelemetry made inside it), so the spans `fut`
-/// starts are its children.
+/// Runs `fut` in the context current at its first poll made ready for
+/// opentelemetry with [`with_trace`]: on every poll, opentelemetry's
+/// current span is ctx's span (or a span opentelemetry made inside it), so
+/// the spans `fut` starts are its children.
 ///
-/// The context is taken when `scope` is called, as for every scope of ctx:
-/// call it where the trace context is current, inside its scope.
+/// As for every scope of ctx ([`Key::scope`](crate::Key::scope)), the
+/// context is the one current at the first poll, so it nests inside the
+/// scope that polls it.
 ///
 /// # Examples
 ///
@@ -253,15 +254,16 @@ pub(super) fn carrying(cx: &Context, trace: TraceContext, otel: OtelContext) -> 
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let root = TraceContext::new_root();
-/// // Made inside the root's scope, so it takes the root's span.
-/// let work = root.clone().sync_scope(|| {
-///     ctx::otel::scope(async { opentelemetry::Context::current().span().span_context().span_id() })
+/// // Polled inside the root's scope, so it takes the root's span.
+/// let work = ctx::otel::scope(async {
+///     opentelemetry::Context::current().span().span_context().span_id()
 /// });
-/// assert_eq!(work.await.to_bytes(), root.span_id().to_bytes());
+/// let seen = root.clone().scope(work).await;
+/// assert_eq!(seen.to_bytes(), root.span_id().to_bytes());
 /// # }
 /// ```
-pub fn scope<F: Future>(fut: F) -> Instrumented<F> {
-    fut.in_context(with_trace(&Context::current()))
+pub fn scope<F: Future>(fut: F) -> Scoped<F> {
+    Scoped::new(fut, Context::new(), |_| with_trace(&Context::current()))
 }
 
 /// Runs `f` in the current context made ready for opentelemetry with

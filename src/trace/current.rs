@@ -6,8 +6,8 @@ use std::future::Future;
 use super::source;
 use super::TRACE_CONTEXT;
 use crate::context::Context;
-use crate::future::Instrumented;
 use crate::model::TraceContext;
+use crate::scoped::Scoped;
 
 impl TraceContext {
     /// The trace context of the current [`Context`](crate::Context), if any.
@@ -57,9 +57,9 @@ impl TraceContext {
         source::inner_span(&cx).or_else(|| cx.get(&TRACE_CONTEXT).cloned())
     }
 
-    /// Wraps `fut` so that it runs with this trace context in the current
-    /// context, taken when `scope` is called (to nest scopes, see
-    /// [`Key::scope`](crate::Key::scope)).
+    /// Wraps `fut` so that it runs with this trace context added to the
+    /// context current at its first poll (see
+    /// [`Key::scope`](crate::Key::scope): scopes nest).
     ///
     /// # Examples
     /// ```
@@ -73,7 +73,7 @@ impl TraceContext {
     /// assert_eq!(seen, Some(id));
     /// # }
     /// ```
-    pub fn scope<F: Future>(self, fut: F) -> Instrumented<F> {
+    pub fn scope<F: Future>(self, fut: F) -> Scoped<F> {
         TRACE_CONTEXT.scope(self, fut)
     }
 
@@ -82,9 +82,12 @@ impl TraceContext {
         TRACE_CONTEXT.sync_scope(self, f)
     }
 
-    /// Makes this the trace context of the current scope (see
-    /// [`Key::set`](crate::Key::set): outside any scope the write is
-    /// ignored).
+    /// Makes this the trace context of the current scope.
+    ///
+    /// # Panics
+    ///
+    /// Outside any scope, as [`Key::set`](crate::Key::set) does.
+    #[track_caller]
     pub fn set_current(self) {
         TRACE_CONTEXT.set(self);
     }

@@ -1,6 +1,8 @@
 //! Hierarchical call ids: numbering of child tasks under concurrency, and a
 //! call tree across two services on 127.0.0.1, with the access log.
 
+#![allow(clippy::disallowed_methods)] // servers are started with plain spawns, outside any request
+
 mod support;
 
 use std::collections::{BTreeSet, HashMap};

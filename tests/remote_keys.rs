@@ -6,6 +6,8 @@
 //! Declarations are process-wide: every test here declares the same
 //! statics (declaring one again does nothing).
 
+#![allow(clippy::disallowed_methods)] // servers are started with plain spawns, outside any request
+
 mod support;
 
 use axum::body::Body;

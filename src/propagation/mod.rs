@@ -61,6 +61,7 @@ mod propagated;
 mod propagator;
 mod propagators;
 mod request_id;
+mod timeout;
 mod traceparent;
 
 pub use self::b3::{B3Encoding, B3Propagator};
@@ -70,11 +71,17 @@ pub use self::propagated::Propagated;
 pub use self::propagator::{FieldNames, Propagator};
 pub use self::propagators::{extract, inject, Propagators};
 pub use self::request_id::RequestIdPropagator;
+pub use self::timeout::{
+    format_grpc_timeout, format_timeout_ms, parse_grpc_timeout, parse_timeout_ms, GrpcTimeout,
+    GRPC_TIMEOUT, X_REQUEST_TIMEOUT_MS,
+};
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
 pub use crate::model::RequestId;
 pub use crate::value::REQUEST_ID;
 
 #[cfg(feature = "http")]
 pub(crate) use self::index::HeaderIndex;
+#[cfg(feature = "http")]
+pub(crate) use self::timeout::GRPC_TIMEOUT_NAME;
 #[cfg(feature = "http")]
 pub(crate) use self::propagators::default_propagators;

@@ -96,11 +96,17 @@ impl Propagated {
     /// from `cx` rather than inherited, so that a request seeded inside
     /// another request's context (an in-process call, a server started in a
     /// scope) never carries that request's baggage or id. The other values
-    /// of `cx` are kept.
+    /// of `cx` are kept. `extra`, when given, is one more value of the
+    /// request (its deadline), put in the same table.
     #[cfg(feature = "http")]
     #[inline]
-    pub(crate) fn replace_in(mut self, trace: TraceContext, cx: &Context) -> Context {
-        if cx.is_empty() && self.baggage.is_empty() {
+    pub(crate) fn replace_in(
+        mut self,
+        trace: TraceContext,
+        cx: &Context,
+        extra: Option<Entry>,
+    ) -> Context {
+        if cx.is_empty() && self.baggage.is_empty() && extra.is_none() {
             return Context::of_request(trace, self.request_id);
         }
         self.trace = Some(trace);
@@ -111,24 +117,30 @@ impl Propagated {
         if self.request_id.is_none() && cx.contains(&REQUEST_ID) {
             base = Some(base.as_ref().unwrap_or(cx).without(&REQUEST_ID));
         }
-        self.into_context(base.as_ref().unwrap_or(cx))
+        self.into_context_with(base.as_ref().unwrap_or(cx), extra)
     }
 
     /// [`to_context`](Propagated::to_context), moving the fields in.
     pub(crate) fn into_context(self, cx: &Context) -> Context {
+        self.into_context_with(cx, None)
+    }
+
+    /// [`into_context`](Propagated::into_context) with one more entry.
+    fn into_context_with(self, cx: &Context, extra: Option<Entry>) -> Context {
         let Propagated {
             trace,
             baggage,
             request_id,
             sampled: _,
         } = self;
-        if trace.is_none() && baggage.is_empty() && request_id.is_none() {
+        if trace.is_none() && baggage.is_empty() && request_id.is_none() && extra.is_none() {
             return cx.clone();
         }
         cx.with_entries([
             trace.map(|t| Entry::new(&TRACE_CONTEXT, t)),
             (!baggage.is_empty()).then(|| Entry::new(&BAGGAGE, baggage)),
             request_id.map(|id| Entry::new(&REQUEST_ID, id)),
+            extra,
         ])
     }
 

@@ -173,6 +173,37 @@ pub fn format_timeout_ms(timeout: Duration) -> http::HeaderValue {
     http::HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| http::HeaderValue::from_static("0"))
 }
 
+/// Whether `headers` are a gRPC request's: a `content-type` of
+/// `application/grpc`, alone or with a `+format` or `;parameters`.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers.get(http::header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.len() >= 16
+            && v[..16].eq_ignore_ascii_case(b"application/grpc")
+            && matches!(v.get(16), None | Some(b'+' | b';'))
+    })
+}
+
+/// Puts the time left before the current deadline on an outbound request:
+/// as `grpc-timeout` on a gRPC request (the shorter of it and one already
+/// there), else in `plain` when given. Without a deadline, nothing.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn inject_deadline(headers: &mut http::HeaderMap, plain: Option<&http::HeaderName>) {
+    let Some(left) = crate::deadline::remaining() else {
+        return;
+    };
+    if is_grpc(headers) {
+        let left = match headers.get(GRPC_TIMEOUT).and_then(|v| parse_grpc_timeout(v.as_bytes())) {
+            Some(own) => own.min(left),
+            None => left,
+        };
+        headers.insert(GRPC_TIMEOUT_NAME.clone(), format_grpc_timeout(left).to_header_value());
+    } else if let Some(name) = plain {
+        headers.insert(name.clone(), format_timeout_ms(left));
+    }
+}
+
 /// The number `digits` (ASCII digits only, at most 19) spell.
 fn parse_digits(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &b| {
@@ -231,6 +262,7 @@ mod tests {
             (b"5mS", None, "two units"),
             (b"1.5S", None, "a fraction"),
             (b"\xff5S", None, "a non-ASCII byte"),
+            (b"\xd9\xa3S", None, "a non-ASCII digit"),
         ];
         for (input, expected, why) in cases {
             assert_eq!(parse_grpc_timeout(input), *expected, "{why}");
@@ -285,5 +317,28 @@ mod tests {
         assert_eq!(format_timeout_ms(Duration::from_millis(1500)), "1500");
         assert_eq!(format_timeout_ms(Duration::MAX), "999999999999999999");
         assert_eq!(format_timeout_ms(Duration::from_micros(999)), "0");
+    }
+}
+
+#[cfg(test)]
+mod grpc_tests {
+    use super::*;
+
+    #[test]
+    fn grpc_content_types() {
+        for (ct, grpc) in [
+            ("application/grpc", true),
+            ("application/grpc+proto", true),
+            ("Application/GRPC;charset=utf-8", true),
+            ("application/grpc-web", false),
+            ("application/grpcx", false),
+            ("application/json", false),
+            ("application/grp", false),
+        ] {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+            assert_eq!(is_grpc(&h), grpc, "{ct}");
+        }
+        assert!(!is_grpc(&http::HeaderMap::new()));
     }
 }

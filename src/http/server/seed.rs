@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{HeaderMap, Request};
+use http::header::HeaderValue;
+use http::Request;
 
 use super::config::{Config, Recorder};
 use super::echo::Echo;
@@ -40,17 +40,6 @@ fn read_request_id(
     HeaderValue::from_str(inbound.request_id.as_ref()?.as_str()).ok()
 }
 
-/// Whether `headers` are a gRPC request's: `application/grpc`, alone or
-/// with a `+format` or `;parameters`.
-pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.get(CONTENT_TYPE).is_some_and(|v| {
-        let v = v.as_bytes();
-        v.len() >= 16
-            && v[..16].eq_ignore_ascii_case(b"application/grpc")
-            && matches!(v.get(16), None | Some(b'+' | b';'))
-    })
-}
-
 /// The caller's timeout: `grpc-timeout` on a gRPC request, the configured
 /// plain-HTTP header, the shorter of the two. Malformed values are
 /// ignored. (The index finds `grpc-timeout` in its one pass: a request
@@ -60,7 +49,7 @@ fn read_timeout<B>(config: &Config, headers: &HeaderIndex<'_>, req: &Request<B>)
         .deadline
         .then(|| headers.value(&crate::propagation::GRPC_TIMEOUT_NAME))
         .flatten()
-        .filter(|_| is_grpc(req.headers()))
+        .filter(|_| crate::propagation::is_grpc(req.headers()))
         .and_then(|v| parse_grpc_timeout(v.as_bytes()));
     let plain = config
         .deadline_header

@@ -233,10 +233,7 @@ pub(crate) fn request_entry(
     if deadline.is_none() && !cancel {
         return None;
     }
-    let deadline = earliest(
-        surrounding.get(&BUDGET).and_then(|b| b.deadline),
-        deadline,
-    );
+    let deadline = earliest(surrounding.get(&BUDGET).and_then(|b| b.deadline), deadline);
     #[cfg(not(feature = "cancel"))]
     let _ = cancel;
     let budget = Budget {
@@ -278,10 +275,7 @@ mod tests {
     #[test]
     fn a_request_keeps_an_earlier_surrounding_deadline() {
         let soon = Instant::now() + Duration::from_secs(1);
-        let surrounding = Context::new().with(
-            &BUDGET,
-            Budget::within(&Context::new(), Some(soon)),
-        );
+        let surrounding = Context::new().with(&BUDGET, Budget::within(&Context::new(), Some(soon)));
         let later = soon + Duration::from_secs(10);
         let entry = request_entry(Some(later), &surrounding, false).unwrap();
         assert_eq!(surrounding.with_entry(entry).run(current), Some(soon));

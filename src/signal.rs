@@ -50,7 +50,10 @@ impl Signal {
     /// token.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.abandoned.load(Ordering::Acquire)
-            || self.token.get().is_some_and(CancellationToken::is_cancelled)
+            || self
+                .token
+                .get()
+                .is_some_and(CancellationToken::is_cancelled)
     }
 
     /// The request's token, made on the first call, with a timer that

@@ -328,7 +328,11 @@ where
             Some(p) => p,
             None => crate::propagation::default_propagators(),
         };
-        let sent = inject_with(propagators, req.headers_mut(), self.deadline_header.as_ref());
+        let sent = inject_with(
+            propagators,
+            req.headers_mut(),
+            self.deadline_header.as_ref(),
+        );
         if let Some(level) = self.log {
             log_call(level, req.method(), req.uri(), &sent);
         }

@@ -46,8 +46,8 @@ mod server;
 
 pub use access_log::ACCESS_LOG_TARGET;
 pub use body::ContextBody;
-pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService, DEADLINE_EXCEEDED_HEADER};
 pub use client::{inject, inject_logged, PropagateLayer, PropagateService, CLIENT_LOG_TARGET};
+pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService, DEADLINE_EXCEEDED_HEADER};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::MissingContextLayer;

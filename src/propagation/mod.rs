@@ -82,6 +82,6 @@ pub use crate::value::REQUEST_ID;
 #[cfg(feature = "http")]
 pub(crate) use self::index::HeaderIndex;
 #[cfg(feature = "http")]
-pub(crate) use self::timeout::{inject_deadline, is_grpc, GRPC_TIMEOUT_NAME};
-#[cfg(feature = "http")]
 pub(crate) use self::propagators::default_propagators;
+#[cfg(feature = "http")]
+pub(crate) use self::timeout::{inject_deadline, is_grpc, GRPC_TIMEOUT_NAME};

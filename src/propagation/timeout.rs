@@ -170,7 +170,8 @@ pub fn format_timeout_ms(timeout: Duration) -> http::HeaderValue {
     let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let mut buf = [0u8; 20];
     let len = write_digits(ms.min(10u64.pow(MAX_MS_DIGITS as u32) - 1), &mut buf);
-    http::HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| http::HeaderValue::from_static("0"))
+    http::HeaderValue::from_bytes(&buf[..len])
+        .unwrap_or_else(|_| http::HeaderValue::from_static("0"))
 }
 
 /// Whether `headers` are a gRPC request's: a `content-type` of
@@ -194,11 +195,17 @@ pub(crate) fn inject_deadline(headers: &mut http::HeaderMap, plain: Option<&http
         return;
     };
     if is_grpc(headers) {
-        let left = match headers.get(GRPC_TIMEOUT).and_then(|v| parse_grpc_timeout(v.as_bytes())) {
+        let left = match headers
+            .get(GRPC_TIMEOUT)
+            .and_then(|v| parse_grpc_timeout(v.as_bytes()))
+        {
             Some(own) => own.min(left),
             None => left,
         };
-        headers.insert(GRPC_TIMEOUT_NAME.clone(), format_grpc_timeout(left).to_header_value());
+        headers.insert(
+            GRPC_TIMEOUT_NAME.clone(),
+            format_grpc_timeout(left).to_header_value(),
+        );
     } else if let Some(name) = plain {
         headers.insert(name.clone(), format_timeout_ms(left));
     }
@@ -245,10 +252,22 @@ mod tests {
             (b"10S", Some(Duration::from_secs(10)), "seconds"),
             (b"100m", Some(Duration::from_millis(100)), "milliseconds"),
             (b"7u", Some(Duration::from_micros(7)), "microseconds"),
-            (b"99999999n", Some(Duration::from_nanos(99_999_999)), "8 digits"),
-            (b"00000001S", Some(Duration::from_secs(1)), "leading zeros count"),
+            (
+                b"99999999n",
+                Some(Duration::from_nanos(99_999_999)),
+                "8 digits",
+            ),
+            (
+                b"00000001S",
+                Some(Duration::from_secs(1)),
+                "leading zeros count",
+            ),
             (b"0m", Some(Duration::ZERO), "zero: already expired"),
-            (b"99999999H", Some(Duration::from_secs(99_999_999 * 3600)), "the largest"),
+            (
+                b"99999999H",
+                Some(Duration::from_secs(99_999_999 * 3600)),
+                "the largest",
+            ),
             (b"", None, "empty"),
             (b"S", None, "no digits"),
             (b"5", None, "no unit"),
@@ -310,7 +329,10 @@ mod tests {
     #[test]
     fn millisecond_header() {
         assert_eq!(parse_timeout_ms(b"0"), Some(Duration::ZERO));
-        assert_eq!(parse_timeout_ms(b"999999999999999999"), Some(Duration::from_millis(999_999_999_999_999_999)));
+        assert_eq!(
+            parse_timeout_ms(b"999999999999999999"),
+            Some(Duration::from_millis(999_999_999_999_999_999))
+        );
         assert_eq!(parse_timeout_ms(b"1000000000000000000"), None, "19 digits");
         assert_eq!(parse_timeout_ms(b"12a"), None);
         assert_eq!(parse_timeout_ms(b" 12"), None);

@@ -44,7 +44,11 @@ fn read_request_id(
 /// plain-HTTP header, the shorter of the two. Malformed values are
 /// ignored. (The index finds `grpc-timeout` in its one pass: a request
 /// without it pays no lookup.)
-fn read_timeout<B>(config: &Config, headers: &HeaderIndex<'_>, req: &Request<B>) -> Option<Duration> {
+fn read_timeout<B>(
+    config: &Config,
+    headers: &HeaderIndex<'_>,
+    req: &Request<B>,
+) -> Option<Duration> {
     let grpc = config
         .deadline
         .then(|| headers.value(&crate::propagation::GRPC_TIMEOUT_NAME))

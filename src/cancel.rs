@@ -1,8 +1,8 @@
 //! The request's cancellation signal, carried in the context (feature
 //! `cancel`).
 //!
-//! The server layer (`ctx::http::ContextLayer`) gives each request a
-//! signal. It fires when:
+//! The server layer (`ctx::http::ContextLayer`, with
+//! `.cancellation(true)`) gives each request a signal. It fires when:
 //! - the request's deadline passes (see [`ctx::deadline`](crate::deadline));
 //! - the request is abandoned: its response future is dropped before the
 //!   service answered (the client went away, an outer timeout gave up);
@@ -26,7 +26,8 @@
 //! # Cost
 //!
 //! The signal lives in the same context value as the deadline: one
-//! allocation per request for both. The token is made on the first ask,
+//! allocation per request for both (none for the server layer's requests
+//! while cancellation is off and no deadline came). The token is made on the first ask,
 //! and a timer task for the deadline only then, and only when there is a
 //! deadline. Work that never asks costs nothing more.
 //!

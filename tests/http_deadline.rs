@@ -340,7 +340,11 @@ async fn observer_app() -> (SocketAddr, Observe, mpsc::UnboundedReceiver<String>
     let router = Router::new()
         .route("/", get(observed))
         .with_state(o.clone())
-        .layer(ContextLayer::new().deadline_header(Some(timeout_header())));
+        .layer(
+            ContextLayer::new()
+                .deadline_header(Some(timeout_header()))
+                .cancellation(true),
+        );
     (serve(router).await, o, rx)
 }
 
@@ -441,7 +445,7 @@ async fn a_dropped_response_future_cancels_in_process() {
     let router = Router::new()
         .route("/", get(observed))
         .with_state(o.clone())
-        .layer(ContextLayer::new());
+        .layer(ContextLayer::new().cancellation(true));
     let req = Request::get("/").body(Body::empty()).unwrap();
     let call = router.oneshot(req);
     // Polled until the handler is waiting, then given up on.
@@ -474,7 +478,7 @@ async fn a_request_whose_work_never_asks_is_never_cancelled_and_releases_everyth
                 }
             }),
         )
-        .layer(ContextLayer::new());
+        .layer(ContextLayer::new().cancellation(true));
     let addr = serve(router).await;
     let (_, body) = fetch(&client(), format!("http://{addr}/"), &[]).await;
     assert_eq!(body, "false false");

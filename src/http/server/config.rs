@@ -58,7 +58,7 @@ impl Default for Config {
             deadline: true,
             deadline_header: None,
             #[cfg(feature = "cancel")]
-            cancellation: true,
+            cancellation: false,
         }
     }
 }

@@ -122,11 +122,13 @@ use crate::propagation::Propagators;
 /// the context the service is called in. A request without a deadline
 /// header costs nothing more.
 ///
-/// With the feature `cancel`, each request also gets a cancellation signal
-/// (`ctx::cancel`), fired when its deadline passes or when the response
-/// future is dropped before the service answered (the client went away, a
-/// timeout further out gave up). Its token is made only if the request's
-/// work asks for it. Turn it off with `cancellation(false)`.
+/// With the feature `cancel` and [`cancellation(true)`](ContextLayer::cancellation),
+/// each request also gets a cancellation signal (`ctx::cancel`), fired when
+/// its deadline passes or when the response future is dropped before the
+/// service answered (the client went away, a timeout further out gave up).
+/// It costs one allocation per request (shared with the deadline's, when
+/// one came); its token, and the timer for the deadline, are made only if
+/// the request's work asks for them.
 ///
 /// # With axum
 ///
@@ -273,7 +275,27 @@ impl ContextLayer {
     }
 
     /// Sets whether each request gets a cancellation signal
-    /// ([`ctx::cancel`](crate::cancel)). Default: `true`.
+    /// ([`ctx::cancel`](crate::cancel)). Default: `false` (opt-in: the
+    /// signal costs one allocation per request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use ctx::http::ContextLayer;
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { ctx::cancel::token().is_some().to_string() }))
+    ///     .layer(ContextLayer::new().cancellation(true));
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let response = app.oneshot(request).await.unwrap();
+    /// let body = axum::body::to_bytes(response.into_body(), 64).await.unwrap();
+    /// assert_eq!(&body[..], b"true");
+    /// # }
+    /// ```
     #[cfg(feature = "cancel")]
     #[cfg_attr(docsrs, doc(cfg(feature = "cancel")))]
     pub fn cancellation(self, on: bool) -> ContextLayer {

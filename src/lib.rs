@@ -146,6 +146,8 @@
 //!   and carriers, and `ServerSpans::with_tracer`.
 //! - `tracing-subscriber` 0.3 (feature `tracing-subscriber`): `ctx::logs`
 //!   wraps fmt's `Format` and implements `FormatEvent`.
+//! - `tokio-util` 0.7 (feature `cancel`): `ctx::cancel` hands out its
+//!   `CancellationToken`.
 //!
 //! # Rust version
 //!

@@ -54,7 +54,9 @@ fn layered(layer: ContextLayer, asks: bool) -> Router {
 }
 
 fn header() -> Option<HeaderName> {
-    Some(HeaderName::from_static(ctx::propagation::X_REQUEST_TIMEOUT_MS))
+    Some(HeaderName::from_static(
+        ctx::propagation::X_REQUEST_TIMEOUT_MS,
+    ))
 }
 
 /// The cases: name, router, whether the request carries a deadline.
@@ -62,12 +64,24 @@ fn cases() -> Vec<(&'static str, Router, bool)> {
     let reading = || ContextLayer::new().deadline_header(header());
     vec![
         ("bare", hello(false).with_state(()), false),
-        ("layer", layered(ContextLayer::new().deadline(false), false), false),
+        (
+            "layer",
+            layered(ContextLayer::new().deadline(false), false),
+            false,
+        ),
         ("layer_reading", layered(reading(), false), false),
         ("bare_sent", hello(false).with_state(()), true),
         ("deadline", layered(reading(), false), true),
-        ("deadline_cancel", layered(reading().cancellation(true), false), true),
-        ("deadline_cancel_asked", layered(reading().cancellation(true), true), true),
+        (
+            "deadline_cancel",
+            layered(reading().cancellation(true), false),
+            true,
+        ),
+        (
+            "deadline_cancel_asked",
+            layered(reading().cancellation(true), true),
+            true,
+        ),
     ]
 }
 
@@ -135,6 +149,8 @@ fn main() {
             .map(|r| added(case, base, r) / added("layer", "bare", r))
             .collect();
         let (m, q25, q75) = stats::quartiles(ratios);
-        println!("added({case} over {base}) / added(layer over bare) = {m:.3} [{q25:.3}, {q75:.3}]");
+        println!(
+            "added({case} over {base}) / added(layer over bare) = {m:.3} [{q25:.3}, {q75:.3}]"
+        );
     }
 }

@@ -204,3 +204,67 @@ pub(crate) fn abandon(cx: &Context) {
         signal.abandon();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::deadline;
+
+    /// A request's context as the server layer builds it, with `deadline`.
+    fn request(deadline: Option<Instant>) -> Context {
+        let entry = deadline::request_entry(deadline, &Context::new(), true).unwrap();
+        Context::new().with_entry(entry)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_scope_gets_a_child_token_that_never_cancels_the_request() {
+        let cx = request(Some(Instant::now() + Duration::from_secs(60)));
+        let (request_token, child) = cx.run(|| {
+            let request_token = token().unwrap();
+            let child = deadline::within(Duration::from_millis(10), async { token().unwrap() });
+            (request_token, child)
+        });
+        let child = child.await;
+        tokio::time::timeout(Duration::from_secs(1), child.cancelled())
+            .await
+            .expect("the child's deadline cancels it");
+        assert!(!request_token.is_cancelled(), "the request goes on");
+        // The request's own token is one token, however often asked.
+        let again = cx.run(|| token().unwrap());
+        abandon(&cx);
+        assert!(again.is_cancelled() && request_token.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abandoning_reaches_scopes_inside_the_request() {
+        let cx = request(None);
+        let inner =
+            cx.run(|| deadline::within(Duration::from_secs(60), async { Context::current() }));
+        let inner = inner.await;
+        assert!(!inner.run(is_cancelled));
+        let t = inner.run(|| token().unwrap());
+        abandon(&cx);
+        assert!(inner.run(is_cancelled));
+        assert!(t.is_cancelled());
+    }
+
+    // Real time: `is_cancelled` reads the deadline against the system clock,
+    // which tokio's paused clock does not move.
+    #[tokio::test]
+    async fn outside_a_request_only_the_deadline_cancels() {
+        assert!(token().is_none());
+        let fired = deadline::within(Duration::from_millis(5), async {
+            assert!(!is_cancelled());
+            cancelled().await;
+            is_cancelled()
+        });
+        assert!(tokio::time::timeout(Duration::from_secs(1), fired)
+            .await
+            .unwrap());
+        // No request, no deadline: never.
+        let never = tokio::time::timeout(Duration::from_millis(50), cancelled()).await;
+        assert!(never.is_err());
+    }
+}

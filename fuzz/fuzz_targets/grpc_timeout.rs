@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use ctx::propagation::{format_grpc_timeout, format_timeout_ms, parse_grpc_timeout, parse_timeout_ms};
+use ctx::propagation::{
+    format_grpc_timeout, format_timeout_ms, parse_grpc_timeout, parse_timeout_ms,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// The length of one unit of a formatted value.

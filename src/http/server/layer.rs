@@ -122,7 +122,7 @@ use crate::propagation::Propagators;
 /// the context the service is called in. A request without a deadline
 /// header costs nothing more.
 ///
-/// With the feature `cancel` and [`cancellation(true)`](ContextLayer::cancellation),
+/// With the feature `cancel` and `cancellation(true)`,
 /// each request also gets a cancellation signal (`ctx::cancel`), fired when
 /// its deadline passes or when the response future is dropped before the
 /// service answered (the client went away, a timeout further out gave up).

@@ -13,7 +13,7 @@
 //!   and with a handler that asks for the token (the token and its timer
 //!   task are made).
 //!
-//! Run with `cargo bench --features cancel --bench deadline`; the summary
+//! Run with `cargo bench --features cancel,axum --bench deadline`; the summary
 //! prints each case's time and the layer's added cost with deadline and
 //! cancellation over its added cost without, from interleaved runs (every
 //! case's batches alternated round by round).
@@ -105,6 +105,20 @@ fn main() {
         .build()
         .unwrap();
     let cases = cases();
+    // `DEADLINE_CASE=name DEADLINE_N=n`: only `n` requests of one case, for
+    // counting instructions under `valgrind --tool=callgrind` (the
+    // difference of two counts, over the difference of their `n`, is one
+    // request's, whatever the machine's load).
+    if let (Ok(name), Ok(n)) = (std::env::var("DEADLINE_CASE"), std::env::var("DEADLINE_N")) {
+        let (_, router, deadline) = cases.iter().find(|c| c.0 == name).expect("a case's name");
+        let n: u64 = n.parse().expect("a count");
+        rt.block_on(async {
+            for _ in 0..n {
+                oneshot(router, *deadline).await;
+            }
+        });
+        return;
+    }
     let mut c = stats::criterion(Duration::from_secs(2));
     let mut g = c.benchmark_group("deadline_oneshot");
     for (name, router, deadline) in &cases {

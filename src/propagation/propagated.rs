@@ -106,8 +106,8 @@ impl Propagated {
         cx: &Context,
         extra: Option<Entry>,
     ) -> Context {
-        if cx.is_empty() && self.baggage.is_empty() && extra.is_none() {
-            return Context::of_request(trace, self.request_id);
+        if cx.is_empty() && self.baggage.is_empty() {
+            return Context::of_request(trace, self.request_id, extra);
         }
         self.trace = Some(trace);
         let mut base: Option<Context> = None;

@@ -293,7 +293,24 @@ impl Context {
             key,
             value: Stored::InHeader,
         };
-        let extra = extra.map(|e| e.item);
+        let Some(extra) = extra.map(|e| e.item) else {
+            // The commonest request: two entries, nothing to sort but them.
+            let mut items = [named(&TRACE_CONTEXT), named(&REQUEST_ID)];
+            let len = 1 + usize::from(request_id.is_some());
+            if len == 2 && key_addr(&REQUEST_ID) < key_addr(&TRACE_CONTEXT) {
+                items.swap(0, 1);
+            }
+            let header = Header {
+                forks: false,
+                replays: false,
+                trace: Some(trace),
+                request_id,
+            };
+            return Context {
+                entries: table(header, items[..len].iter().cloned()),
+            };
+        };
+        let extra = Some(extra);
         let header = Header {
             forks: extra.as_ref().is_some_and(|i| i.key.forks()),
             replays: extra.as_ref().is_some_and(|i| i.key.replays()),

@@ -301,28 +301,78 @@ impl Context {
     }
 
     /// A context holding only a request's trace context and, if given, its
-    /// request id: the server layer's common case (an empty surrounding
-    /// context, no baggage), built without the general merge. Both values
-    /// live in the table's header; the entries only name their keys.
+    /// request id and one `extra` value (its deadline): the server layer's
+    /// common case (an empty surrounding context, no baggage), built
+    /// without the general merge. The trace context and the request id
+    /// live in the table's header; their entries only name their keys.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn of_request(trace: TraceContext, request_id: Option<RequestId>) -> Context {
+    pub(crate) fn of_request(
+        trace: TraceContext,
+        request_id: Option<RequestId>,
+        extra: Option<Entry>,
+    ) -> Context {
+        if let Some(e) = &extra {
+            if e.lodged.is_some() || HeaderField::of(e.item.key).is_some() {
+                // Not a value this path is for: the general one.
+                return Context::new().with_entries([
+                    Some(Entry::new(&TRACE_CONTEXT, trace)),
+                    request_id.map(|id| Entry::new(&REQUEST_ID, id)),
+                    extra,
+                ]);
+            }
+        }
         let named = |key: &'static dyn ErasedKey| Item {
             key,
             value: Stored::InHeader,
         };
-        let mut items = [named(&TRACE_CONTEXT), named(&REQUEST_ID)];
-        let len = 1 + usize::from(request_id.is_some());
-        if len == 2 && key_addr(&REQUEST_ID) < key_addr(&TRACE_CONTEXT) {
-            items.swap(0, 1);
-        }
+        let Some(extra) = extra.map(|e| e.item) else {
+            // The commonest request: two entries, nothing to sort but them.
+            let mut items = [named(&TRACE_CONTEXT), named(&REQUEST_ID)];
+            let len = 1 + usize::from(request_id.is_some());
+            if len == 2 && key_addr(&REQUEST_ID) < key_addr(&TRACE_CONTEXT) {
+                items.swap(0, 1);
+            }
+            let header = Header {
+                forks: false,
+                replays: false,
+                trace: Some(trace),
+                request_id,
+            };
+            return Context {
+                entries: table(header, items[..len].iter().cloned()),
+            };
+        };
+        let extra = Some(extra);
         let header = Header {
-            forks: false,
-            replays: false,
+            forks: extra.as_ref().is_some_and(|i| i.key.forks()),
+            replays: extra.as_ref().is_some_and(|i| i.key.replays()),
             trace: Some(trace),
             request_id,
         };
+        let mut items = [
+            Some(named(&TRACE_CONTEXT)),
+            header.request_id.is_some().then(|| named(&REQUEST_ID)),
+            extra,
+        ];
+        // Sorted by key, the absent ones last: an insertion sort of three.
+        let rank = |i: &Option<Item>| i.as_ref().map_or(usize::MAX, |i| key_addr(i.key));
+        for i in 1..items.len() {
+            let mut j = i;
+            while j > 0 && rank(&items[j - 1]) > rank(&items[j]) {
+                items.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let len = items.iter().flatten().count();
         Context {
-            entries: table(header, items[..len].iter().cloned()),
+            entries: table(
+                header,
+                Present {
+                    items,
+                    next: 0,
+                    left: len,
+                },
+            ),
         }
     }
 
@@ -658,6 +708,30 @@ impl Iterator for Without<'_> {
 
 impl ExactSizeIterator for Without<'_> {}
 
+/// The items present in a sorted array of optional ones (the absent last).
+struct Present<const N: usize> {
+    items: [Option<Item>; N],
+    next: usize,
+    left: usize,
+}
+
+impl<const N: usize> Iterator for Present<N> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        let item = self.items.get_mut(self.next)?.take()?;
+        self.next += 1;
+        self.left -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<const N: usize> ExactSizeIterator for Present<N> {}
+
 fn position(entries: &[Item], key: &'static dyn ErasedKey) -> Result<usize, usize> {
     let wanted = key_addr(key);
     entries.binary_search_by(|e| key_addr(e.key).cmp(&wanted))
@@ -724,11 +798,44 @@ mod tests {
     }
 
     #[test]
+    fn a_request_context_with_one_more_value_is_the_general_one() {
+        let trace = TraceContext::new_root();
+        let id = RequestId::new("r-1").unwrap();
+        for request_id in [None, Some(id.clone())] {
+            let extra = Some(Entry::new(&A, 7));
+            let fast = Context::of_request(trace.clone(), request_id.clone(), extra);
+            let mut general = Context::new()
+                .with(&TRACE_CONTEXT, trace.clone())
+                .with(&A, 7);
+            if let Some(id) = &request_id {
+                general = general.with(&REQUEST_ID, id.clone());
+            }
+            assert_eq!(fast.get(&A), Some(&7));
+            assert_eq!(fast.get(&TRACE_CONTEXT), Some(&trace));
+            assert_eq!(fast.get(&REQUEST_ID), request_id.as_ref());
+            assert_eq!(fast.len(), general.len());
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"));
+            let less = fast.without(&A).with(&B, "b".into());
+            assert_eq!(less.get(&A), None);
+            assert_eq!(less.get(&TRACE_CONTEXT), Some(&trace));
+        }
+        // A value the header holds goes the general way.
+        let odd = Context::of_request(
+            trace.clone(),
+            None,
+            Some(Entry::new(&REQUEST_ID, id.clone())),
+        );
+        assert_eq!(odd.get(&REQUEST_ID), Some(&id));
+        assert_eq!(odd.get(&TRACE_CONTEXT), Some(&trace));
+        assert_eq!(odd.len(), 2);
+    }
+
+    #[test]
     fn a_request_context_is_the_general_one() {
         let trace = TraceContext::new_root();
         let id = RequestId::new("r-1").unwrap();
         for request_id in [None, Some(id)] {
-            let fast = Context::of_request(trace.clone(), request_id.clone());
+            let fast = Context::of_request(trace.clone(), request_id.clone(), None);
             let mut general = Context::new().with(&TRACE_CONTEXT, trace.clone());
             if let Some(id) = &request_id {
                 general = general.with(&REQUEST_ID, id.clone());

@@ -96,6 +96,9 @@
 //! - `otel` (feature `opentelemetry`): one trace across ctx and
 //!   OpenTelemetry, its spans parented to ctx's (and ctx's to its) at every
 //!   hop.
+//! - [`deadline`]: the request's deadline in the context, shortened by
+//!   children, read from and sent as `grpc-timeout`; `cancel` (feature
+//!   `cancel`): the request's cancellation signal.
 //! - `logs` (feature `tracing-subscriber`): the ids on every log line of
 //!   `tracing_subscriber::fmt`, in text and JSON.
 //!
@@ -108,6 +111,7 @@
 //! | `axum`  | no      | axum extractors for `TraceContext` and `Context`; route templates in the access log (below) |
 //! | `opentelemetry` | no | `ctx::otel`: conversions to and from opentelemetry's span context and baggage, ctx's propagators as its `TextMapPropagator`, and span parents shared both ways across every hop (`ctx::otel::init()`) |
 //! | `tracing-subscriber` | no | `ctx::logs`: every line `tracing_subscriber::fmt` writes, text or JSON, carries the current `trace_id`, `span_id` and `request_id` |
+//! | `cancel` | no     | `ctx::cancel`: the request's cancellation signal (tokio-util's `CancellationToken`), fired at its deadline or when the request is abandoned |
 //! | `full`  | no      | every stable integration |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
@@ -154,6 +158,8 @@
 //!   and carriers, and `ServerSpans::with_tracer`.
 //! - `tracing-subscriber` 0.3 (feature `tracing-subscriber`): `ctx::logs`
 //!   wraps fmt's `Format` and implements `FormatEvent`.
+//! - `tokio-util` 0.7 (feature `cancel`): `ctx::cancel` hands out its
+//!   `CancellationToken`.
 //!
 //! # Rust version
 //!
@@ -188,6 +194,13 @@ mod spawn;
 pub mod thread;
 mod value;
 mod wrap;
+// 2. The core: deadlines and cancellation, in the context.
+#[cfg(feature = "cancel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cancel")))]
+pub mod cancel;
+pub mod deadline;
+#[cfg(feature = "cancel")]
+mod signal;
 // 3. The model in the current context.
 pub mod baggage;
 pub mod call_id;

@@ -34,6 +34,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("wrap", 2),
     ("spawn", 2),
     ("thread", 2),
+    ("deadline", 2),
+    ("cancel", 2),
+    ("signal", 2),
     // 3. The model in the current context.
     ("trace", 3),
     ("baggage", 3),

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use http::header::HeaderName;
 use http::{HeaderMap, Method, Request, Uri};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -19,6 +20,10 @@ use crate::trace::TraceContext;
 /// `baggage`, B3 single header, `x-request-id`).
 ///
 /// With no trace context current, a new trace is started for the call.
+/// When the current context has a deadline ([`ctx::deadline`](crate::deadline))
+/// and `headers` are a gRPC request's (`content-type: application/grpc*`),
+/// the time left is written as `grpc-timeout` (the shorter of it and one
+/// already there), so that the callee shares the caller's budget.
 /// The headers of the written formats are the current context's alone:
 /// those already in `headers` are replaced, and those the context has no
 /// value for are removed (a `tracestate`, a B3 parent span, the other B3
@@ -68,7 +73,7 @@ use crate::trace::TraceContext;
 /// handler behind [`ContextLayer`](super::ContextLayer), a `ctx::spawn`ed
 /// task): the headers carry the context current at that point.
 pub fn inject(headers: &mut HeaderMap) {
-    inject_with(crate::propagation::default_propagators(), headers);
+    inject_with(crate::propagation::default_propagators(), headers, None);
 }
 
 /// The `tracing` target of the events [`PropagateLayer::log_requests`] and
@@ -95,18 +100,23 @@ pub const CLIENT_LOG_TARGET: &str = "ctx::client";
 /// assert!(headers.contains_key("traceparent"));
 /// ```
 pub fn inject_logged(headers: &mut HeaderMap, level: Level, method: &Method, uri: &Uri) {
-    let sent = inject_with(crate::propagation::default_propagators(), headers);
+    let sent = inject_with(crate::propagation::default_propagators(), headers, None);
     log_call(level, method, uri, &sent);
 }
 
 /// Injects the current context as a child span; returns the fields sent
 /// (their `trace` is that span).
-fn inject_with(propagators: &Propagators, headers: &mut HeaderMap) -> Propagated {
+fn inject_with(
+    propagators: &Propagators,
+    headers: &mut HeaderMap,
+    deadline_header: Option<&HeaderName>,
+) -> Propagated {
     let mut fields = Propagated::current();
     fields.trace = Some(TraceContext::child_of_current());
     // The call is a child of the current work in the call tree too.
     fields.call_id = fields.call_id.as_ref().map(CallId::child);
     propagators.inject(&fields, headers);
+    crate::propagation::inject_deadline(headers, deadline_header);
     fields
 }
 
@@ -183,6 +193,7 @@ fn log_call(level: Level, method: &Method, uri: &Uri, sent: &Propagated) {
 pub struct PropagateLayer {
     propagators: Option<Arc<Propagators>>,
     log: Option<Level>,
+    deadline_header: Option<HeaderName>,
 }
 
 impl PropagateLayer {
@@ -191,6 +202,7 @@ impl PropagateLayer {
         PropagateLayer {
             propagators: None,
             log: None,
+            deadline_header: None,
         }
     }
 
@@ -229,6 +241,42 @@ impl PropagateLayer {
             ..self
         }
     }
+
+    /// Sets a plain-HTTP header in which to send the time left before the
+    /// current deadline, in whole milliseconds, on calls that are not gRPC
+    /// (gRPC calls always get `grpc-timeout`); the server layer of the next
+    /// service reads it with the same setting
+    /// ([`ContextLayer::deadline_header`](crate::http::ContextLayer::deadline_header)).
+    /// Default: `None`.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use ctx::http::PropagateLayer;
+    /// use http::HeaderName;
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let header = HeaderName::from_static(ctx::propagation::X_REQUEST_TIMEOUT_MS);
+    /// let client = PropagateLayer::new()
+    ///     .deadline_header(Some(header))
+    ///     .layer(service_fn(|req: http::Request<()>| async move {
+    ///         Ok::<_, std::convert::Infallible>(req.headers().clone())
+    ///     }));
+    /// let sent = ctx::deadline::within(Duration::from_secs(2), client.oneshot(http::Request::new(())))
+    ///     .await
+    ///     .unwrap();
+    /// let ms: u64 = sent["x-request-timeout-ms"].to_str().unwrap().parse().unwrap();
+    /// assert!(ms <= 2000 && ms > 1000);
+    /// # }
+    /// ```
+    pub fn deadline_header(self, name: Option<HeaderName>) -> PropagateLayer {
+        PropagateLayer {
+            deadline_header: name,
+            ..self
+        }
+    }
 }
 
 impl<S> Layer<S> for PropagateLayer {
@@ -239,6 +287,7 @@ impl<S> Layer<S> for PropagateLayer {
             inner,
             propagators: self.propagators.clone(),
             log: self.log,
+            deadline_header: self.deadline_header.clone(),
         }
     }
 }
@@ -249,6 +298,7 @@ pub struct PropagateService<S> {
     inner: S,
     propagators: Option<Arc<Propagators>>,
     log: Option<Level>,
+    deadline_header: Option<HeaderName>,
 }
 
 impl<S> PropagateService<S> {
@@ -285,7 +335,11 @@ where
             Some(p) => p,
             None => crate::propagation::default_propagators(),
         };
-        let sent = inject_with(propagators, req.headers_mut());
+        let sent = inject_with(
+            propagators,
+            req.headers_mut(),
+            self.deadline_header.as_ref(),
+        );
         if let Some(level) = self.log {
             log_call(level, req.method(), req.uri(), &sent);
         }

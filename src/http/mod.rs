@@ -37,6 +37,7 @@ mod macros;
 mod access_log;
 mod body;
 mod client;
+mod deadline;
 #[cfg(feature = "axum")]
 mod extract;
 mod outcome;
@@ -46,6 +47,7 @@ mod server;
 pub use access_log::ACCESS_LOG_TARGET;
 pub use body::ContextBody;
 pub use client::{inject, inject_logged, PropagateLayer, PropagateService, CLIENT_LOG_TARGET};
+pub use deadline::{DeadlineFuture, DeadlineLayer, DeadlineService, DEADLINE_EXCEEDED_HEADER};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::MissingContextLayer;

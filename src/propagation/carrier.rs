@@ -116,9 +116,10 @@ fn known_header(name: &str) -> Option<&'static HeaderName> {
     known_index(name).map(|i| &KNOWN_HEADERS[i])
 }
 
-/// Every header name a propagator of ctx reads or writes, in the order of
+/// Every header name ctx reads or writes (the propagators', and
+/// `grpc-timeout`), in the order of
 /// [`known_index`].
-pub(super) static KNOWN_HEADERS: [HeaderName; 10] = [
+pub(super) static KNOWN_HEADERS: [HeaderName; 11] = [
     HeaderName::from_static(names::TRACEPARENT),
     HeaderName::from_static(names::TRACESTATE),
     HeaderName::from_static(names::BAGGAGE),
@@ -129,6 +130,7 @@ pub(super) static KNOWN_HEADERS: [HeaderName; 10] = [
     HeaderName::from_static(names::X_B3_SAMPLED),
     HeaderName::from_static(names::X_B3_FLAGS),
     HeaderName::from_static(names::X_REQUEST_ID),
+    HeaderName::from_static(super::timeout::GRPC_TIMEOUT),
 ];
 
 /// `name`'s place in [`KNOWN_HEADERS`].
@@ -144,6 +146,7 @@ pub(super) fn known_index(name: &str) -> Option<usize> {
         names::X_B3_SAMPLED => 7,
         names::X_B3_FLAGS => 8,
         names::X_REQUEST_ID => 9,
+        super::timeout::GRPC_TIMEOUT => 10,
         _ => return None,
     })
 }

@@ -68,6 +68,7 @@ mod propagators;
 mod remote;
 mod records;
 mod request_id;
+mod timeout;
 mod traceparent;
 
 pub use self::b3::{B3Encoding, B3Propagator};
@@ -79,6 +80,10 @@ pub use self::propagator::{FieldNames, Propagator};
 pub use self::propagators::{extract, inject, Propagators};
 pub use self::remote::{declare, DeclareError, RemoteKey, MAX_REMOTE_KEYS, MAX_REMOTE_VALUE_LEN};
 pub use self::request_id::RequestIdPropagator;
+pub use self::timeout::{
+    format_grpc_timeout, format_timeout_ms, parse_grpc_timeout, parse_timeout_ms, GrpcTimeout,
+    GRPC_TIMEOUT, X_REQUEST_TIMEOUT_MS,
+};
 pub use self::traceparent::{TraceContextPropagator, TraceParent};
 pub use crate::model::RequestId;
 pub use crate::value::REQUEST_ID;
@@ -87,3 +92,5 @@ pub use crate::value::REQUEST_ID;
 pub(crate) use self::index::HeaderIndex;
 #[cfg(feature = "http")]
 pub(crate) use self::propagators::default_propagators;
+#[cfg(feature = "http")]
+pub(crate) use self::timeout::{inject_deadline, is_grpc, GRPC_TIMEOUT_NAME};

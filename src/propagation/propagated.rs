@@ -113,16 +113,22 @@ impl Propagated {
     /// from `cx` rather than inherited, so that a request seeded inside
     /// another request's context (an in-process call, a server started in a
     /// scope) never carries that request's baggage or id. The other values
-    /// of `cx` are kept.
+    /// of `cx` are kept. `extra`, when given, is one more value of the
+    /// request (its deadline), put in the same table.
     #[cfg(feature = "http")]
     #[inline]
-    pub(crate) fn replace_in(mut self, trace: TraceContext, cx: &Context) -> Context {
+    pub(crate) fn replace_in(
+        mut self,
+        trace: TraceContext,
+        cx: &Context,
+        extra: Option<Entry>,
+    ) -> Context {
         if cx.is_empty()
             && self.baggage.is_empty()
             && self.call_id.is_none()
             && self.remote.is_empty()
         {
-            return Context::of_request(trace, self.request_id);
+            return Context::of_request(trace, self.request_id, extra);
         }
         self.trace = Some(trace);
         let mut base: Option<Context> = None;
@@ -132,11 +138,16 @@ impl Propagated {
         if self.request_id.is_none() && cx.contains(&REQUEST_ID) {
             base = Some(base.as_ref().unwrap_or(cx).without(&REQUEST_ID));
         }
-        self.into_context(base.as_ref().unwrap_or(cx))
+        self.into_context_with(base.as_ref().unwrap_or(cx), extra)
     }
 
     /// [`to_context`](Propagated::to_context), moving the fields in.
     pub(crate) fn into_context(self, cx: &Context) -> Context {
+        self.into_context_with(cx, None)
+    }
+
+    /// [`into_context`](Propagated::into_context) with one more entry.
+    fn into_context_with(self, cx: &Context, extra: Option<Entry>) -> Context {
         let Propagated {
             trace,
             baggage,
@@ -150,6 +161,7 @@ impl Propagated {
             && request_id.is_none()
             && call_id.is_none()
             && remote.is_empty()
+            && extra.is_none()
         {
             return cx.clone();
         }
@@ -163,6 +175,7 @@ impl Propagated {
             (!baggage.is_empty()).then(|| Entry::new(&BAGGAGE, baggage)),
             request_id.map(|id| Entry::new(&REQUEST_ID, id)),
             call_id.map(|id| Entry::new(&CALL_ID, id)),
+            extra,
         ]);
         declared
             .into_iter()

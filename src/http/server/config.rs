@@ -21,6 +21,13 @@ pub(super) struct Config {
     pub(super) request_id_header: Option<HeaderName>,
     pub(super) access_log: Option<Level>,
     pub(super) recorder: Option<Recorder>,
+    /// Read `grpc-timeout` on gRPC requests.
+    pub(super) deadline: bool,
+    /// The plain-HTTP header of milliseconds to read a deadline from.
+    pub(super) deadline_header: Option<HeaderName>,
+    /// Give each request a cancellation signal.
+    #[cfg(feature = "cancel")]
+    pub(super) cancellation: bool,
 }
 
 /// A [`SpanRecorder`], shared by the layer's services.
@@ -48,6 +55,10 @@ impl Default for Config {
             request_id_header: Some(HeaderName::from_static("x-request-id")),
             access_log: Some(Level::INFO),
             recorder: None,
+            deadline: true,
+            deadline_header: None,
+            #[cfg(feature = "cancel")]
+            cancellation: false,
         }
     }
 }

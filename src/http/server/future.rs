@@ -27,7 +27,8 @@ pin_project! {
     ///
     /// Dropped before the service answers (the client went away, a timeout
     /// layer gave up), it emits the access-log event with the outcome
-    /// `cancelled` and no status.
+    /// `cancelled` and no status, and (feature `cancel`) cancels the
+    /// request's signal.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Instrumented<F>,
@@ -37,9 +38,14 @@ pin_project! {
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(State { log: Some(log), .. }) = this.state.take() {
-                let outcome = log.cut_short(Outcome::Cancelled);
-                this.inner.context().run(|| log.emit(outcome));
+            // Dropped before the service answered: the request is abandoned.
+            if let Some(state) = this.state.take() {
+                #[cfg(feature = "cancel")]
+                crate::cancel::abandon(this.inner.context());
+                if let Some(log) = state.log {
+                    let outcome = log.cut_short(Outcome::Cancelled);
+                    this.inner.context().run(|| log.emit(outcome));
+                }
             }
         }
     }

@@ -38,7 +38,9 @@ use crate::propagation::Propagators;
 /// 4. echoes `traceparent` and the request id in the response headers; when
 ///    no valid request id came in, the trace id stands in for it, in the
 ///    context and the access log as in the response;
-/// 5. emits one access-log event through `tracing` when the response ends
+/// 5. keeps the caller's deadline in the context (see
+///    [Deadlines and cancellation](#deadlines-and-cancellation));
+/// 6. emits one access-log event through `tracing` when the response ends
 ///    (see [Access log](#access-log)).
 ///
 /// The request's context inherits the values of the context the service is
@@ -109,6 +111,28 @@ use crate::propagation::Propagators;
 /// see.
 ///
 /// [`request_id_header`]: ContextLayer::request_id_header
+///
+/// # Deadlines and cancellation
+///
+/// On a gRPC request (`content-type: application/grpc`, `application/grpc+proto`,
+/// ...) the layer reads the caller's `grpc-timeout` and puts the deadline it
+/// gives in the request's context ([`ctx::deadline`](crate::deadline)):
+/// every task and closure of the request sees it, and
+/// [`PropagateLayer`](crate::http::PropagateLayer) sends what is left of it
+/// to the next service. A plain-HTTP header of milliseconds is read too
+/// when one is set with [`deadline_header`](ContextLayer::deadline_header)
+/// (none by default: such headers have no standard). A malformed value is
+/// ignored; of two deadlines the earlier wins, and so does an earlier one of
+/// the context the service is called in. A request without a deadline
+/// header costs nothing more.
+///
+/// With the feature `cancel` and `cancellation(true)`,
+/// each request also gets a cancellation signal (`ctx::cancel`), fired when
+/// its deadline passes or when the response future is dropped before the
+/// service answered (the client went away, a timeout further out gave up).
+/// It costs one allocation per request (shared with the deadline's, when
+/// one came); its token, and the timer for the deadline, are made only if
+/// the request's work asks for them.
 ///
 /// # With axum
 ///
@@ -212,6 +236,74 @@ impl ContextLayer {
     /// `Some(Level::INFO)`.
     pub fn access_log(self, level: Option<Level>) -> ContextLayer {
         self.config(|c| c.access_log = level)
+    }
+
+    /// Sets whether to read a gRPC caller's deadline from `grpc-timeout`.
+    /// Default: `true`. See [Deadlines and
+    /// cancellation](#deadlines-and-cancellation).
+    pub fn deadline(self, read: bool) -> ContextLayer {
+        self.config(|c| c.deadline = read)
+    }
+
+    /// Sets a plain-HTTP header giving the caller's timeout in whole
+    /// milliseconds (such as
+    /// [`X_REQUEST_TIMEOUT_MS`](crate::propagation::X_REQUEST_TIMEOUT_MS)),
+    /// read on every request; `None` reads none. Default: `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use ctx::http::ContextLayer;
+    /// use http::HeaderName;
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let header = HeaderName::from_static(ctx::propagation::X_REQUEST_TIMEOUT_MS);
+    /// let app = Router::new()
+    ///     .route("/", get(|| async {
+    ///         let left = ctx::deadline::remaining().unwrap();
+    ///         assert!(left <= std::time::Duration::from_millis(1500));
+    ///     }))
+    ///     .layer(ContextLayer::new().deadline_header(Some(header)));
+    /// let request = http::Request::get("/")
+    ///     .header("x-request-timeout-ms", "1500")
+    ///     .body(axum::body::Body::empty())
+    ///     .unwrap();
+    /// assert!(app.oneshot(request).await.unwrap().status().is_success());
+    /// # }
+    /// ```
+    pub fn deadline_header(self, name: Option<HeaderName>) -> ContextLayer {
+        self.config(|c| c.deadline_header = name)
+    }
+
+    /// Sets whether each request gets a cancellation signal
+    /// ([`ctx::cancel`](crate::cancel)). Default: `false` (opt-in: the
+    /// signal costs one allocation per request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use ctx::http::ContextLayer;
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { ctx::cancel::token().is_some().to_string() }))
+    ///     .layer(ContextLayer::new().cancellation(true));
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let response = app.oneshot(request).await.unwrap();
+    /// let body = axum::body::to_bytes(response.into_body(), 64).await.unwrap();
+    /// assert_eq!(&body[..], b"true");
+    /// # }
+    /// ```
+    #[cfg(feature = "cancel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cancel")))]
+    pub fn cancellation(self, on: bool) -> ContextLayer {
+        self.config(|c| c.cancellation = on)
     }
 
     /// Records each request's server span with `recorder` as well (an

@@ -1,6 +1,8 @@
 //! Steps 1-3 of [`ContextLayer`](super::ContextLayer): what the caller
 //! sent, the server span, and the request's context.
 
+use std::time::{Duration, Instant};
+
 use http::header::HeaderValue;
 use http::Request;
 
@@ -8,10 +10,13 @@ use super::config::{Config, Recorder};
 use super::echo::Echo;
 use super::trust::Trust;
 use crate::call_id::CallId;
-use crate::context::Context;
+use crate::context::{Context, Entry};
 use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
-use crate::propagation::{HeaderIndex, Propagated, RequestId, TraceParent, REQUEST_ID};
+use crate::propagation::{
+    parse_grpc_timeout, parse_timeout_ms, HeaderIndex, Propagated, RequestId, TraceParent,
+    REQUEST_ID,
+};
 use crate::slot::scope_is_own;
 use crate::trace::{TraceContext, TraceId, TRACE_CONTEXT};
 
@@ -36,6 +41,55 @@ fn read_request_id(
     HeaderValue::from_str(inbound.request_id.as_ref()?.as_str()).ok()
 }
 
+/// The caller's timeout: `grpc-timeout` on a gRPC request, the configured
+/// plain-HTTP header, the shorter of the two. Malformed values are
+/// ignored. (The index finds `grpc-timeout` in its one pass: a request
+/// without it pays no lookup.)
+fn read_timeout<B>(
+    config: &Config,
+    headers: &HeaderIndex<'_>,
+    req: &Request<B>,
+) -> Option<Duration> {
+    let grpc = config
+        .deadline
+        .then(|| headers.value(&crate::propagation::GRPC_TIMEOUT_NAME))
+        .flatten()
+        .filter(|_| crate::propagation::is_grpc(req.headers()))
+        .and_then(|v| parse_grpc_timeout(v.as_bytes()));
+    let plain = config
+        .deadline_header
+        .as_ref()
+        .and_then(|name| headers.value(name))
+        .and_then(|v| parse_timeout_ms(v.as_bytes()));
+    match (grpc, plain) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The request's deadline and cancellation signal, for its context: `None`
+/// when it has neither (no deadline came, cancellation off or compiled
+/// out), which costs nothing.
+#[inline]
+fn budget<B>(
+    config: &Config,
+    headers: &HeaderIndex<'_>,
+    req: &Request<B>,
+    surrounding: &Context,
+) -> Option<Entry> {
+    #[cfg(feature = "cancel")]
+    let cancel = config.cancellation;
+    #[cfg(not(feature = "cancel"))]
+    let cancel = false;
+    let timeout = read_timeout(config, headers, req);
+    if timeout.is_none() && !cancel {
+        return None;
+    }
+    // A timeout too long to add to the clock is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    crate::deadline::request_entry(deadline, surrounding, cancel)
+}
+
 /// Steps 1-3: what the caller sent, and the request's context.
 #[inline]
 pub(super) fn seed<B>(
@@ -58,6 +112,7 @@ pub(super) fn seed<B>(
     }
     // The context the service is called in (empty under `axum::serve`).
     let surrounding = Context::current();
+    let budget = budget(config, &headers, req, &surrounding);
     let server = match &inbound.trace {
         Some(caller) => caller.child(),
         // No caller's span (or none trusted): the service is called
@@ -109,7 +164,7 @@ pub(super) fn seed<B>(
         });
         // The surrounding context's own values are inherited; the
         // request-scoped ones are the request's alone.
-        let cx = inbound.replace_in(server, &surrounding);
+        let cx = inbound.replace_in(server, &surrounding, budget);
         return (cx, echo, log);
     };
     let stand_in = echo.request_id.is_none();
@@ -122,6 +177,7 @@ pub(super) fn seed<B>(
         server,
         &surrounding,
         stand_in,
+        budget,
     );
     let mut echo = echo;
     echo.traceparent = TraceParent::from(&server);
@@ -142,6 +198,7 @@ fn recorded<B>(
     server: TraceContext,
     surrounding: &Context,
     stand_in: bool,
+    budget: Option<Entry>,
 ) -> (Context, Box<AccessLog>, TraceContext) {
     let route = Route::of(req);
     let start = RequestStart {
@@ -154,7 +211,7 @@ fn recorded<B>(
     };
     let mut request_id = inbound.request_id.clone();
     let call_id = inbound.call_id.clone();
-    let cx = inbound.replace_in(server.clone(), surrounding);
+    let cx = inbound.replace_in(server.clone(), surrounding, budget);
     let (mut cx, span) = recorder.0.start(&start, cx);
     // The recorder may have given the server span ids of its own (its
     // system's): the echo, the log and a stand-in request id follow them.

@@ -1,0 +1,270 @@
+//! The request's cancellation signal, carried in the context (feature
+//! `cancel`).
+//!
+//! The server layer (`ctx::http::ContextLayer`, with
+//! `.cancellation(true)`) gives each request a signal. It fires when:
+//! - the request's deadline passes (see [`ctx::deadline`](crate::deadline));
+//! - the request is abandoned: its response future is dropped before the
+//!   service answered (the client went away, an outer timeout gave up);
+//! - the request is over and nothing holds its context any more (the
+//!   handler and every task and closure it started have ended), which
+//!   tells holders of a [`token`] clone that nobody waits for them.
+//!
+//! Every task spawned with [`ctx::spawn`](crate::spawn) and every closure
+//! run with [`ctx::spawn_blocking`](crate::spawn_blocking) sees the signal
+//! of the request it was started in, and can stop early: await
+//! [`cancelled`], poll [`is_cancelled`], or take the [`token`]
+//! (tokio-util's [`CancellationToken`], the ecosystem's type, for
+//! `select!` or libraries that take one). A scope with a shorter deadline
+//! ([`deadline::within`](crate::deadline::within)) gets a *child* token that
+//! also fires at that deadline; cancelling a child never cancels its parent.
+//!
+//! Work started with [`ctx::spawn_detached`](crate::spawn_detached) runs in
+//! the empty context: it has neither the request's deadline nor its
+//! signal, and is never cancelled with the request.
+//!
+//! # Cost
+//!
+//! The signal lives in the same context value as the deadline: one
+//! allocation per request for both (none for the server layer's requests
+//! while cancellation is off and no deadline came). The token is made on the first ask,
+//! and a timer task for the deadline only then, and only when there is a
+//! deadline. Work that never asks costs nothing more.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! # #[tokio::main]
+//! # async fn main() {
+//! ctx::deadline::within(Duration::from_millis(20), async {
+//!     assert!(!ctx::cancel::is_cancelled());
+//!     let task = ctx::spawn(async {
+//!         ctx::cancel::cancelled().await; // fires at the deadline
+//!         ctx::deadline::expired()
+//!     });
+//!     assert!(task.await.unwrap());
+//!     assert!(ctx::cancel::is_cancelled());
+//! })
+//! .await;
+//!
+//! // Outside any request or deadline, nothing is ever cancelled.
+//! assert!(ctx::cancel::token().is_none());
+//! assert!(!ctx::cancel::is_cancelled());
+//! # }
+//! ```
+
+use std::future::Future;
+use std::time::Instant;
+
+pub use tokio_util::sync::CancellationToken;
+
+use crate::context::Context;
+use crate::deadline::{Budget, Link, BUDGET};
+use crate::signal::{cancel_at, Signal};
+
+/// The request's signal a budget links to, and the request's deadline.
+fn owner(budget: &Budget) -> Option<(&Signal, Option<Instant>)> {
+    match &budget.signal {
+        Link::Own(signal) => Some((signal, budget.deadline)),
+        Link::Of(owner) => owner.get(&BUDGET).and_then(|b| match &b.signal {
+            Link::Own(signal) => Some((signal, b.deadline)),
+            Link::None | Link::Of(_) => None,
+        }),
+        Link::None => None,
+    }
+}
+
+/// Returns the current context's cancellation token: `None` outside any
+/// request and any deadline.
+///
+/// In a request, the request's token (made on the first call); in a scope
+/// with a deadline shorter than the request's, a child of it, cancelled at
+/// that deadline too. With a deadline but no request, a new token cancelled
+/// at the deadline (on each call: keep the one you get).
+///
+/// The timer that cancels a token at its deadline is a task on the current
+/// tokio runtime; outside a runtime no timer runs (a passed deadline still
+/// gives a cancelled token, and [`is_cancelled`] still sees it pass).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main]
+/// # async fn main() {
+/// ctx::deadline::within(Duration::from_millis(10), async {
+///     let token = ctx::cancel::token().unwrap();
+///     token.cancelled().await;
+/// })
+/// .await;
+/// # }
+/// ```
+pub fn token() -> Option<CancellationToken> {
+    // A clone of the context (a reference count), not a borrow of the slot:
+    // making a token may spawn the timer task.
+    let cx = Context::current();
+    let budget = cx.get(&BUDGET)?;
+    match owner(budget) {
+        Some((signal, request_deadline)) => {
+            let token = signal.token(request_deadline);
+            match budget.deadline {
+                Some(d) if request_deadline.is_none_or(|r| d < r) => {
+                    let child = token.child_token();
+                    cancel_at(child.clone(), d);
+                    Some(child)
+                }
+                _ => Some(token.clone()),
+            }
+        }
+        None => {
+            let deadline = budget.deadline?;
+            let token = CancellationToken::new();
+            cancel_at(token.clone(), deadline);
+            Some(token)
+        }
+    }
+}
+
+/// Returns `true` if the current work should stop: its deadline has passed
+/// or its request was cancelled. Makes no token; cheap enough to call in a
+/// loop of a blocking closure.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main]
+/// # async fn main() {
+/// let done = ctx::deadline::within(Duration::from_millis(5), async {
+///     ctx::spawn_blocking(|| {
+///         let mut rounds = 0u64;
+///         while !ctx::cancel::is_cancelled() {
+///             rounds += 1;
+///             std::thread::sleep(Duration::from_millis(1));
+///         }
+///         rounds
+///     })
+///     .await
+/// })
+/// .await;
+/// assert!(done.is_ok());
+/// # }
+/// ```
+pub fn is_cancelled() -> bool {
+    BUDGET.with(|b| {
+        b.is_some_and(|b| {
+            b.deadline.is_some_and(|d| d <= Instant::now())
+                || owner(b).is_some_and(|(signal, _)| signal.is_cancelled())
+        })
+    })
+}
+
+/// Waits until the current work is cancelled (see [`token`]); never
+/// completes outside any request and deadline.
+///
+/// The signal is taken when `cancelled` is called: the future can be moved
+/// into a `select!` anywhere.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main]
+/// # async fn main() {
+/// let out = ctx::deadline::within(Duration::from_millis(10), async {
+///     tokio::select! {
+///         _ = ctx::cancel::cancelled() => "gave up",
+///         _ = tokio::time::sleep(Duration::from_secs(60)) => "finished",
+///     }
+/// })
+/// .await;
+/// assert_eq!(out, "gave up");
+/// # }
+/// ```
+pub fn cancelled() -> impl Future<Output = ()> + Send + 'static {
+    let token = token();
+    async move {
+        match token {
+            Some(token) => token.cancelled_owned().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Marks the request whose context is `cx` as abandoned: its work is
+/// cancelled. For the server layer's response future.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn abandon(cx: &Context) {
+    if let Some((signal, _)) = cx.get(&BUDGET).and_then(owner) {
+        signal.abandon();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::deadline;
+
+    /// A request's context as the server layer builds it, with `deadline`.
+    fn request(deadline: Option<Instant>) -> Context {
+        let entry = deadline::request_entry(deadline, &Context::new(), true).unwrap();
+        Context::new().with_entry(entry)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_scope_gets_a_child_token_that_never_cancels_the_request() {
+        let cx = request(Some(Instant::now() + Duration::from_secs(60)));
+        let (request_token, child) = cx.run(|| {
+            let request_token = token().unwrap();
+            let child = deadline::within(Duration::from_millis(10), async { token().unwrap() });
+            (request_token, child)
+        });
+        let child = child.await;
+        tokio::time::timeout(Duration::from_secs(1), child.cancelled())
+            .await
+            .expect("the child's deadline cancels it");
+        assert!(!request_token.is_cancelled(), "the request goes on");
+        // The request's own token is one token, however often asked.
+        let again = cx.run(|| token().unwrap());
+        abandon(&cx);
+        assert!(again.is_cancelled() && request_token.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abandoning_reaches_scopes_inside_the_request() {
+        let cx = request(None);
+        let inner =
+            cx.run(|| deadline::within(Duration::from_secs(60), async { Context::current() }));
+        let inner = inner.await;
+        assert!(!inner.run(is_cancelled));
+        let t = inner.run(|| token().unwrap());
+        abandon(&cx);
+        assert!(inner.run(is_cancelled));
+        assert!(t.is_cancelled());
+    }
+
+    // Real time: `is_cancelled` reads the deadline against the system clock,
+    // which tokio's paused clock does not move.
+    #[tokio::test]
+    async fn outside_a_request_only_the_deadline_cancels() {
+        assert!(token().is_none());
+        let fired = deadline::within(Duration::from_millis(5), async {
+            assert!(!is_cancelled());
+            cancelled().await;
+            is_cancelled()
+        });
+        assert!(tokio::time::timeout(Duration::from_secs(1), fired)
+            .await
+            .unwrap());
+        // No request, no deadline: never.
+        let never = tokio::time::timeout(Duration::from_millis(50), cancelled()).await;
+        assert!(never.is_err());
+    }
+}

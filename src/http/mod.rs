@@ -39,6 +39,7 @@ mod body;
 mod client;
 #[cfg(feature = "axum")]
 mod extract;
+mod grpc;
 mod outcome;
 pub mod record;
 mod server;

@@ -16,8 +16,9 @@ use crate::model::TraceContext;
 /// [`ContextLayer::record_spans`](crate::http::ContextLayer::record_spans):
 /// kind server, named `{method} {route}`, with the HTTP semantic
 /// conventions' attributes (`http.request.method`, `url.path`,
-/// `server.address`, `http.route`, `http.response.status_code`) and an error
-/// status for 5xx answers, panics and errors. One request is one trace in
+/// `server.address`, `http.route`, `http.response.status_code`, and
+/// `rpc.grpc.status_code` for a gRPC call) and an error status for 5xx
+/// answers, gRPC server errors, panics and errors. One request is one trace in
 /// Jaeger or Tempo: the server span's parent is the caller's span, and the
 /// spans made in the handler and in the work it spawns are its children.
 ///
@@ -167,6 +168,9 @@ impl RecordedSpan for Recorded {
                 "http.response.status_code",
                 i64::from(status.as_u16()),
             ));
+        }
+        if let Some(code) = end.grpc_status() {
+            span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
         }
         if end.is_error() {
             span.set_status(Status::error(end.outcome()));

@@ -91,7 +91,7 @@ pub(super) fn seed<B>(
         let log = event.map(|level| {
             Box::new(AccessLog::new(
                 Some(level),
-                req.method().clone(),
+                req,
                 Route::of(req),
                 &server,
                 inbound.request_id.clone(),
@@ -155,14 +155,7 @@ fn recorded<B>(
         cx = cx.with(&REQUEST_ID, id.clone());
         request_id = Some(id);
     }
-    let mut log = AccessLog::new(
-        event,
-        req.method().clone(),
-        route,
-        &adopted,
-        request_id,
-        inbound_trace_id,
-    );
+    let mut log = AccessLog::new(event, req, route, &adopted, request_id, inbound_trace_id);
     log.span = span.map(Recorded);
     (cx, Box::new(log), adopted)
 }

@@ -109,7 +109,10 @@ where
     B::Error: std::fmt::Debug,
 {
     let collected = body.collect().await.unwrap();
-    assert!(collected.trailers().is_some(), "a gRPC response ends in trailers");
+    assert!(
+        collected.trailers().is_some(),
+        "a gRPC response ends in trailers"
+    );
     collected.to_bytes().len()
 }
 
@@ -196,7 +199,9 @@ fn oneshot_logged(c: &mut Criterion) {
 /// macro: the server's bounds on a layer's service are many.)
 macro_rules! serve {
     ($rt:expr, $layer:expr) => {{
-        let listener = $rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = $rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let layer = $layer;
         $rt.spawn(async move {

@@ -472,9 +472,12 @@ async fn a_call_chain_of_two_services_is_one_trace() {
     assert!(events.iter().all(|e| e["grpc_status"] == "0"));
 }
 
+/// What the recorder saw at a request's end: `grpc_status()`, `is_error()`.
+type End = (Option<u32>, bool);
+
 /// What the recorder saw at each request's end.
 #[derive(Clone, Default)]
-struct Ends(Arc<Mutex<Vec<(Option<u32>, bool)>>>);
+struct Ends(Arc<Mutex<Vec<End>>>);
 
 struct EndOf(Ends);
 

@@ -89,9 +89,10 @@ fn events_of(target: &str, trace: &str) -> Vec<Event> {
 
 /// The `n` access-log events of `trace`, waited for: the server writes
 /// its line when the response's last frame is sent, which may be after the
-/// client has read it. Fails on fewer after 5 s, or more.
+/// client has read it (or, for an abandoned call, when the server notices
+/// the reset). Fails on fewer after 10 s, or more.
 async fn access_events(trace: &str, n: usize) -> Vec<Event> {
-    for _ in 0..500 {
+    for _ in 0..1000 {
         let events = events_of(ACCESS_LOG_TARGET, trace);
         if events.len() >= n {
             // A second line would be a bug: give it time to show.
@@ -529,4 +530,72 @@ async fn a_span_recorder_sees_the_grpc_status() {
     }
     let got = ends.0.lock().unwrap().clone();
     assert_eq!(got, [(Some(0), false), (Some(5), false), (Some(13), true)]);
+}
+
+/// A request that is not a gRPC call (no gRPC `content-type`, or
+/// gRPC-Web's) gets none of the gRPC fields, even when its response carries
+/// a `grpc-status`.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_that_is_not_grpc_has_no_rpc_fields() {
+    use tower::{Layer, ServiceExt};
+    recorder();
+    let svc = ContextLayer::new().layer(tower::service_fn(|_: http::Request<String>| async {
+        let mut res = http::Response::new(String::from("ok"));
+        res.headers_mut()
+            .insert("grpc-status", "0".parse().unwrap());
+        Ok::<_, std::convert::Infallible>(res)
+    }));
+    for content_type in [
+        None,
+        Some("application/json"),
+        Some("application/grpc-web+proto"),
+    ] {
+        let trace = TraceId::random().to_string();
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri("/ctx.test.Probe/Seen")
+            .header("traceparent", format!("00-{trace}-{}-01", SpanId::random()));
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = svc
+            .clone()
+            .oneshot(req.body(String::new()).unwrap())
+            .await
+            .unwrap();
+        drop(res);
+        let e = the_access_event(&trace).await;
+        assert_eq!(e["route"], "/ctx.test.Probe/Seen");
+        for field in ["rpc_system", "rpc_service", "rpc_method", "grpc_status"] {
+            assert!(!e.contains_key(field), "{content_type:?}: {field} in {e:?}");
+        }
+    }
+}
+
+/// A client that stops reading a server-streaming response and drops it:
+/// the call is logged as `dropped`, with no gRPC status (none was sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_client_abandons_is_logged_dropped_without_a_status() {
+    recorder();
+    let addr = serve(ContextLayer::new(), Probe::default()).await;
+    let mut client = ProbeClient::new(propagating(addr).await);
+    let root = TraceContext::new_root();
+    let trace = root.trace_id().to_string();
+    root.scope(async {
+        let mut stream = client
+            .stream(Ask {
+                count: 1_000_000,
+                code: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stream.next().await.unwrap().unwrap().trace_id, trace);
+        // Dropping the stream resets the HTTP/2 stream.
+    })
+    .await;
+    let e = the_access_event(&trace).await;
+    assert_eq!(e["rpc_method"], "Stream");
+    assert_eq!(e["outcome"], "dropped");
+    assert!(!e.contains_key("grpc_status"), "{e:?}");
 }

@@ -599,3 +599,76 @@ async fn a_stream_the_client_abandons_is_logged_dropped_without_a_status() {
     assert_eq!(e["outcome"], "dropped");
     assert!(!e.contains_key("grpc_status"), "{e:?}");
 }
+
+/// With `ctx::otel::ServerSpans`, a gRPC call's span is named
+/// `{service}/{method}`, has the RPC conventions' attributes and the gRPC
+/// status, and an error status for the server's failures only.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opentelemetry_server_spans_of_grpc_calls() {
+    use opentelemetry::trace::{Status as SpanStatus, TracerProvider as _};
+    use opentelemetry::Value;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let layer = ContextLayer::new()
+        .access_log(None)
+        .record_spans(ctx::otel::ServerSpans::with_tracer(provider.tracer("grpc")));
+    let addr = serve(layer, Probe::default()).await;
+    let mut client = ProbeClient::new(channel(addr).await);
+    client.seen(Ask::default()).await.unwrap();
+    for code in [Code::NotFound, Code::Internal] {
+        client
+            .fail(Ask {
+                count: 0,
+                code: code as i32,
+            })
+            .await
+            .unwrap_err();
+    }
+    let mut spans = Vec::new();
+    for _ in 0..500 {
+        spans = exporter.get_finished_spans().unwrap();
+        if spans.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let attr = |span: &opentelemetry_sdk::trace::SpanData, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.clone())
+    };
+    let mut by_status = HashMap::new();
+    for span in &spans {
+        assert_eq!(attr(span, "rpc.system"), Some(Value::from("grpc")));
+        assert_eq!(
+            attr(span, "rpc.service"),
+            Some(Value::from("ctx.test.Probe"))
+        );
+        let Some(Value::I64(code)) = attr(span, "rpc.grpc.status_code") else {
+            panic!("no status code: {span:?}");
+        };
+        by_status.insert(code, span.clone());
+    }
+    let seen = &by_status[&0];
+    assert_eq!(seen.name, "ctx.test.Probe/Seen");
+    assert_eq!(attr(seen, "rpc.method"), Some(Value::from("Seen")));
+    assert_eq!(seen.status, SpanStatus::Unset);
+    assert_eq!(by_status[&5].name, "ctx.test.Probe/Fail");
+    assert_eq!(
+        by_status[&5].status,
+        SpanStatus::Unset,
+        "NOT_FOUND is the caller's"
+    );
+    assert!(
+        matches!(by_status[&13].status, SpanStatus::Error { .. }),
+        "INTERNAL is the server's: {:?}",
+        by_status[&13].status
+    );
+}

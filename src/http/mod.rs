@@ -45,7 +45,7 @@ mod body;
 mod client;
 #[cfg(feature = "axum")]
 mod extract;
-mod grpc;
+pub(crate) mod grpc;
 mod outcome;
 pub mod record;
 mod server;

@@ -25,7 +25,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use ctx::http::ContextLayer;
 use http::uri::PathAndQuery;
 use http_body_util::{BodyExt, Full};
@@ -261,5 +261,57 @@ fn loopback(c: &mut Criterion) {
     group.finish();
 }
 
+/// The instruction-count driver: with `CTX_GRPC_COUNT=<case>:<n>` the
+/// binary runs `n` in-process requests of `case` and exits, without
+/// criterion, for `valgrind --tool=callgrind` (two runs of different `n`,
+/// subtracted, give the count per request without the set-up). Cases:
+/// `bare`, `ctx` (a gRPC call, no subscriber), `ctx_logged` (a gRPC call,
+/// the access log on) and `plain_logged` (a plain HTTP request through
+/// the layer, the access log on).
+fn count(spec: &str) {
+    let (case, n) = spec.split_once(':').expect("CTX_GRPC_COUNT=<case>:<n>");
+    let n: u64 = n.parse().expect("a count");
+    let rt = current_thread();
+    let frame = frame();
+    let _subscriber = case
+        .ends_with("_logged")
+        .then(|| tracing::subscriber::set_default(tracing_subscriber::registry()));
+    let grpc = ContextLayer::new().layer(Echo);
+    let plain = ContextLayer::new().layer(tower::service_fn(hello));
+    let mut total = 0;
+    for _ in 0..n {
+        total += rt.block_on(async {
+            match case {
+                "bare" => {
+                    drain(
+                        Echo.oneshot(grpc_request(&frame))
+                            .await
+                            .unwrap()
+                            .into_body(),
+                    )
+                    .await
+                }
+                "ctx" | "ctx_logged" => {
+                    let res = grpc.clone().oneshot(grpc_request(&frame)).await.unwrap();
+                    drain(res.into_body()).await
+                }
+                "plain_logged" => {
+                    let res = plain.clone().oneshot(plain_request()).await.unwrap();
+                    res.into_body().collect().await.unwrap().to_bytes().len()
+                }
+                other => panic!("no case {other}"),
+            }
+        });
+    }
+    println!("{case}: {n} requests, {total} bytes");
+}
+
 criterion_group!(benches, oneshot, oneshot_logged, loopback);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("CTX_GRPC_COUNT") {
+        return count(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -265,7 +265,8 @@ fn loopback(c: &mut Criterion) {
 /// binary runs `n` in-process requests of `case` and exits, without
 /// criterion, for `valgrind --tool=callgrind` (two runs of different `n`,
 /// subtracted, give the count per request without the set-up). Cases:
-/// `bare`, `ctx` (a gRPC call, no subscriber), `ctx_logged` (a gRPC call,
+/// `bare`, `ctx` (a gRPC call, no subscriber), `tower_http` (the same
+/// through `TraceLayer::new_for_grpc()`), `ctx_logged` (a gRPC call,
 /// the access log on) and `plain_logged` (a plain HTTP request through
 /// the layer, the access log on).
 fn count(spec: &str) {
@@ -278,6 +279,7 @@ fn count(spec: &str) {
         .then(|| tracing::subscriber::set_default(tracing_subscriber::registry()));
     let grpc = ContextLayer::new().layer(Echo);
     let plain = ContextLayer::new().layer(tower::service_fn(hello));
+    let tower_http = TraceLayer::new_for_grpc().layer(Echo);
     let mut total = 0;
     for _ in 0..n {
         total += rt.block_on(async {
@@ -293,6 +295,14 @@ fn count(spec: &str) {
                 }
                 "ctx" | "ctx_logged" => {
                     let res = grpc.clone().oneshot(grpc_request(&frame)).await.unwrap();
+                    drain(res.into_body()).await
+                }
+                "tower_http" => {
+                    let res = tower_http
+                        .clone()
+                        .oneshot(grpc_request(&frame))
+                        .await
+                        .unwrap();
                     drain(res.into_body()).await
                 }
                 "plain_logged" => {

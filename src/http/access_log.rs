@@ -8,6 +8,7 @@ use std::time::Instant;
 use http::{Method, StatusCode, Uri};
 use tracing::Level;
 
+use super::grpc::Rpc;
 use super::outcome::{on_unwind, Outcome};
 use super::record::{RecordedSpan, RequestEnd};
 use crate::call_id::CallId;
@@ -86,6 +87,8 @@ pub(crate) struct AccessLog {
     pub(crate) panicked: bool,
     /// The server span a recorder records, ended with the event.
     pub(crate) span: Option<Recorded>,
+    /// The gRPC call, when the request is one.
+    pub(crate) rpc: Option<Rpc>,
 }
 
 /// A recorder's span (see `crate::http::record`).
@@ -98,9 +101,9 @@ impl fmt::Debug for Recorded {
 }
 
 impl AccessLog {
-    pub(crate) fn new(
+    pub(crate) fn new<B>(
         level: Option<Level>,
-        method: Method,
+        req: &http::Request<B>,
         route: Route,
         trace: &TraceContext,
         request_id: Option<RequestId>,
@@ -108,7 +111,7 @@ impl AccessLog {
     ) -> AccessLog {
         AccessLog {
             level,
-            method,
+            method: req.method().clone(),
             route,
             start: Instant::now(),
             status: None,
@@ -120,6 +123,16 @@ impl AccessLog {
             call_id: None,
             panicked: false,
             span: None,
+            rpc: Rpc::of(req),
+        }
+    }
+
+    /// Reads what the response's headers or trailers say of a gRPC call
+    /// (its `grpc-status`); nothing for other requests.
+    #[inline]
+    pub(crate) fn read_fields(&mut self, fields: &http::HeaderMap) {
+        if let Some(rpc) = &mut self.rpc {
+            rpc.read_status(fields);
         }
     }
 
@@ -140,11 +153,13 @@ impl AccessLog {
                 status: self.status,
                 outcome: outcome.as_str(),
                 route: self.route.as_str(),
+                grpc_status: self.rpc.as_ref().and_then(|r| r.status),
             });
         }
         let Some(level) = self.level else {
             return;
         };
+        let rpc = self.rpc.as_ref();
         // Every field here is listed in `ContextLayer`'s docs (# Access
         // log); tests/http_load.rs checks that the two agree.
         at_level!(level, |LEVEL| tracing::event!(
@@ -161,6 +176,10 @@ impl AccessLog {
             inbound_trace_id = self.inbound_trace_id.map(tracing::field::display),
             call_id = self.call_id.as_ref().map(|c| tracing::field::display(c.as_str())),
             outcome = outcome.as_str(),
+            rpc_system = rpc.map(|_| "grpc"),
+            rpc_service = rpc.and_then(Rpc::service),
+            rpc_method = rpc.and_then(Rpc::method),
+            grpc_status = rpc.and_then(|r| r.status),
             "request"
         ))
     }

@@ -20,7 +20,8 @@ pin_project! {
     ///
     /// When the body ends (its last frame, an error, or being dropped early
     /// because the client went away) it emits the request's access-log event,
-    /// once.
+    /// once. A gRPC call's status is read from the body's trailers frame on
+    /// the way (see [Access log](super::ContextLayer#access-log)).
     pub struct ContextBody<B> {
         #[pin]
         inner: B,
@@ -80,6 +81,12 @@ impl<B: Body> Body for ContextBody<B> {
         let log = this.log;
         poll_in(this.cx, || {
             let poll = mark_panic(log.as_deref_mut(), || inner.as_mut().poll_frame(cx));
+            // A gRPC call's status arrives in the trailers frame.
+            if let (Poll::Ready(Some(Ok(frame))), Some(log)) = (&poll, log.as_deref_mut()) {
+                if let Some(trailers) = frame.trailers_ref() {
+                    log.read_fields(trailers);
+                }
+            }
             let ended = match &poll {
                 Poll::Ready(None) => Some(Outcome::Complete),
                 Poll::Ready(Some(Err(_))) => Some(Outcome::BodyError),

@@ -11,6 +11,12 @@
 //!   span.
 //! - axum: [`TraceContext`](crate::trace::TraceContext) and
 //!   [`Context`](crate::Context) are extractors (feature `axum`).
+//! - gRPC (tonic): both layers serve gRPC as they are, its metadata being
+//!   HTTP headers: `Server::builder().layer(ContextLayer::new())` on the
+//!   server, `ServiceBuilder::new().layer(PropagateLayer::new()).service(channel)`
+//!   on a tonic `Channel`. Streaming responses are produced inside the
+//!   request's context, and the access log names the call's service, method
+//!   and `grpc-status` ([Access log](ContextLayer#access-log)).
 //!
 //! # Examples
 //!
@@ -40,6 +46,7 @@ mod client;
 mod deadline;
 #[cfg(feature = "axum")]
 mod extract;
+pub(crate) mod grpc;
 mod outcome;
 pub mod record;
 mod server;

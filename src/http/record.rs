@@ -107,6 +107,7 @@ pub struct RequestEnd<'a> {
     pub(crate) status: Option<StatusCode>,
     pub(crate) outcome: &'static str,
     pub(crate) route: &'a str,
+    pub(crate) grpc_status: Option<u32>,
 }
 
 impl RequestEnd<'_> {
@@ -121,10 +122,21 @@ impl RequestEnd<'_> {
         self.outcome
     }
 
+    /// The gRPC status the call ended with (`grpc-status`, from the
+    /// response's trailers, or its headers for a trailers-only response),
+    /// when the request is a gRPC call and the response carried one.
+    pub fn grpc_status(&self) -> Option<u32> {
+        self.grpc_status
+    }
+
     /// Whether the request failed on the server's side: a 5xx status, a
-    /// panic, or a service or body error.
+    /// panic, a service or body error, or a gRPC status that
+    /// OpenTelemetry's conventions count as the server's error (`UNKNOWN`,
+    /// `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`,
+    /// `DATA_LOSS`).
     pub fn is_error(&self) -> bool {
         self.status.is_some_and(|s| s.is_server_error())
+            || self.grpc_status.is_some_and(super::grpc::is_server_error)
             || matches!(self.outcome, "panicked" | "service_error" | "body_error")
     }
 

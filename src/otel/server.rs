@@ -9,6 +9,7 @@ use opentelemetry::{Context as OtelContext, KeyValue};
 
 use super::context::{carrying, with_trace};
 use crate::context::Context;
+use crate::http::grpc;
 use crate::http::record::{RecordedSpan, RequestEnd, RequestStart, SpanRecorder};
 use crate::model::TraceContext;
 
@@ -17,7 +18,12 @@ use crate::model::TraceContext;
 /// kind server, named `{method} {route}`, with the HTTP semantic
 /// conventions' attributes (`http.request.method`, `url.path`,
 /// `server.address`, `http.route`, `http.response.status_code`) and an error
-/// status for 5xx answers, panics and errors. One request is one trace in
+/// status for 5xx answers, panics and errors. A gRPC call is named
+/// `{service}/{method}` and has the RPC conventions' attributes as well
+/// (`rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`),
+/// with an error status for the gRPC codes that are the server's failures
+/// (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`,
+/// `UNAVAILABLE`, `DATA_LOSS`), though HTTP says 200. One request is one trace in
 /// Jaeger or Tempo: the server span's parent is the caller's span, and the
 /// spans made in the handler and in the work it spawns are its children.
 ///
@@ -101,11 +107,24 @@ impl SpanRecorder for ServerSpans {
             None => OtelContext::new(),
         };
         let method = start.method().as_str();
-        let name = match start.route() {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_owned(),
+        // A gRPC call is named `{service}/{method}`, as the RPC conventions
+        // name it, with their attributes.
+        let rpc = grpc::is_grpc(start.headers())
+            .then(|| grpc::split_path(start.uri().path()))
+            .flatten();
+        let name = match (rpc, start.route()) {
+            (Some((service, rpc_method)), _) => format!("{service}/{rpc_method}"),
+            (None, Some(route)) => format!("{method} {route}"),
+            (None, None) => method.to_owned(),
         };
-        let mut attributes = Vec::with_capacity(4);
+        let mut attributes = Vec::with_capacity(if rpc.is_some() { 7 } else { 4 });
+        if let Some((service, rpc_method)) = rpc {
+            attributes.extend([
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", service.to_owned()),
+                KeyValue::new("rpc.method", rpc_method.to_owned()),
+            ]);
+        }
         attributes.extend([
             KeyValue::new("http.request.method", method_value(start.method())),
             KeyValue::new("url.path", start.uri().path().to_owned()),
@@ -167,6 +186,9 @@ impl RecordedSpan for Recorded {
                 "http.response.status_code",
                 i64::from(status.as_u16()),
             ));
+        }
+        if let Some(code) = end.grpc_status() {
+            span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
         }
         if end.is_error() {
             span.set_status(Status::error(end.outcome()));

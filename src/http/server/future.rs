@@ -99,6 +99,8 @@ where
                 echo.write(response.headers_mut());
                 if let Some(log) = &mut log {
                     log.status = Some(response.status());
+                    // A trailers-only gRPC response has its status here.
+                    log.read_fields(response.headers());
                 }
                 if response.body().is_end_stream()
                     || log

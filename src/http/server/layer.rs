@@ -99,6 +99,29 @@ use crate::propagation::Propagators;
 ///   - `panicked`: the service or the body panicked, whether or not a layer
 ///     further out (tower-http's `CatchPanicLayer`) turned the panic into a
 ///     response.
+/// - `rpc_system`: `grpc` when the request is a gRPC call (below); absent
+///   otherwise, as are the three fields that follow.
+/// - `rpc_service`: the gRPC service the path names (`helloworld.Greeter`
+///   of `/helloworld.Greeter/SayHello`); absent when the path is not of
+///   the form `/{service}/{method}`.
+/// - `rpc_method`: the gRPC method the path names (`SayHello`); absent
+///   likewise.
+/// - `grpc_status`: the call's gRPC status code (`0` OK, `5` NOT_FOUND,
+///   `13` INTERNAL...), read from the response's trailers, or from its
+///   headers for a trailers-only response (how a call that fails before
+///   its first message is answered); absent when the response ended
+///   without one (the body was dropped mid-stream, the service answered
+///   with a plain HTTP error) or sent one that is not a decimal number.
+///
+/// **gRPC.** A request is a gRPC call when its `content-type` is
+/// `application/grpc`, alone or followed by `+` and a codec (`+proto`) or
+/// by parameters; gRPC-Web is not. A gRPC response's HTTP `status` is 200
+/// whatever the call's outcome: `grpc_status` is the call's. The names
+/// follow OpenTelemetry's semantic conventions for RPC (`rpc.system`,
+/// `rpc.service`, `rpc.method`, `rpc.grpc.status_code`), with `_` for the
+/// dots `tracing` field names do without. For other requests the layer
+/// reads one header more (`content-type`) when it makes the log record,
+/// and nothing else.
 ///
 /// **`route` and the `axum` feature.** With the feature `axum`, `route` is
 /// the route template axum matched (`/users/{id}`), when the layer runs

@@ -153,7 +153,7 @@ pub(super) fn seed<B>(
         let log = event.map(|level| {
             let mut log = Box::new(AccessLog::new(
                 Some(level),
-                req.method().clone(),
+                req,
                 Route::of(req),
                 &server,
                 inbound.request_id.clone(),
@@ -222,14 +222,7 @@ fn recorded<B>(
         cx = cx.with(&REQUEST_ID, id.clone());
         request_id = Some(id);
     }
-    let mut log = AccessLog::new(
-        event,
-        req.method().clone(),
-        route,
-        &adopted,
-        request_id,
-        inbound_trace_id,
-    );
+    let mut log = AccessLog::new(event, req, route, &adopted, request_id, inbound_trace_id);
     log.span = span.map(Recorded);
     log.call_id = call_id;
     (cx, Box::new(log), adopted)

@@ -97,6 +97,7 @@
 //! | `opentelemetry` | no | `ctx::otel`: conversions to and from opentelemetry's span context and baggage, ctx's propagators as its `TextMapPropagator`, and span parents shared both ways across every hop (`ctx::otel::init()`) |
 //! | `tracing-subscriber` | no | `ctx::logs`: every line `tracing_subscriber::fmt` writes, text or JSON, carries the current `trace_id`, `span_id` and `request_id` |
 //! | `full`  | no      | every stable integration |
+//! | `rt-hooks` | no   | `ctx::rt_hooks`: plain `tokio::spawn` inherits the context through tokio's task hooks; needs `RUSTFLAGS="--cfg tokio_unstable"` (without it the module is empty); not in `full` |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
 //! [`baggage`] and [`propagation`] work with any executor and need no
@@ -193,6 +194,9 @@ pub mod otel;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod spans;
+#[cfg(feature = "rt-hooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rt-hooks")))]
+pub mod rt_hooks;
 
 pub use context::Context;
 pub use error::AccessError;

@@ -122,7 +122,12 @@ mod bench {
                 MAP.write().unwrap().insert(m.id(), cx);
             })
             .on_before_task_poll(|m| {
-                let cx = MAP.read().unwrap().get(&m.id()).cloned().unwrap_or_default();
+                let cx = MAP
+                    .read()
+                    .unwrap()
+                    .get(&m.id())
+                    .cloned()
+                    .unwrap_or_default();
                 let guard = cx.enter();
                 GUARDS.with(|g| g.borrow_mut().push(guard));
             })

@@ -191,12 +191,12 @@ pub mod logs;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod otel;
-#[cfg(feature = "tracing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
-pub mod spans;
 #[cfg(feature = "rt-hooks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rt-hooks")))]
 pub mod rt_hooks;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod spans;
 
 pub use context::Context;
 pub use error::AccessError;

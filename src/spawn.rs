@@ -296,7 +296,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         T: Send,
     {
         let _unhooked = unhooked();
-    self.spawn(future.in_current_context())
+        self.spawn(future.in_current_context())
     }
 
     #[track_caller]
@@ -314,7 +314,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         F: Future<Output = T> + 'static,
     {
         let _unhooked = unhooked();
-    self.spawn_local(future.in_current_context())
+        self.spawn_local(future.in_current_context())
     }
 
     #[track_caller]
@@ -324,7 +324,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         T: Send,
     {
         let _unhooked = unhooked();
-    self.spawn_on(future.in_current_context(), handle)
+        self.spawn_on(future.in_current_context(), handle)
     }
 
     #[track_caller]
@@ -342,7 +342,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         F: Future<Output = T> + 'static,
     {
         let _unhooked = unhooked();
-    self.spawn_local_on(future.in_current_context(), local_set)
+        self.spawn_local_on(future.in_current_context(), local_set)
     }
 }
 

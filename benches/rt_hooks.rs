@@ -69,10 +69,18 @@ mod bench {
             match self {
                 Variant::Bare | Variant::CtxSpawnBare => {}
                 Variant::EmptyHooks => {
-                    b.on_task_spawn(|m| drop(std::hint::black_box(m.id())))
-                        .on_before_task_poll(|m| drop(std::hint::black_box(m.id())))
-                        .on_after_task_poll(|m| drop(std::hint::black_box(m.id())))
-                        .on_task_terminate(|m| drop(std::hint::black_box(m.id())));
+                    b.on_task_spawn(|m| {
+                        std::hint::black_box(m.id());
+                    })
+                    .on_before_task_poll(|m| {
+                        std::hint::black_box(m.id());
+                    })
+                    .on_after_task_poll(|m| {
+                        std::hint::black_box(m.id());
+                    })
+                    .on_task_terminate(|m| {
+                        std::hint::black_box(m.id());
+                    });
                 }
                 Variant::CtxHooks => {
                     ctx::rt_hooks::install(&mut b);

@@ -638,3 +638,36 @@ fn stress_every_task_sees_only_its_lineage() {
         assert_eq!(VALUE.get(), v("root"));
     });
 }
+
+/// A task woken during its own poll is rescheduled before the poll's
+/// after-poll hook runs, and another worker may start its next poll first:
+/// that poll must still see every write of the one before.
+#[test]
+fn a_write_survives_the_next_poll_starting_on_another_worker() {
+    static N: Key<u64> = Key::new("n");
+    for (rt, hooks) in hooked_runtimes() {
+        let mut tasks = Vec::new();
+        for t in 0..64u64 {
+            let cx = Context::new().with(&N, t * 1_000_000);
+            tasks.push(cx.run(|| {
+                rt.spawn(async move {
+                    for i in 0..300 {
+                        let n = t * 1_000_000 + i;
+                        if N.get() != Some(n) {
+                            return Err((n, N.get()));
+                        }
+                        N.set(n + 1);
+                        // Wakes the task inside its poll.
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(())
+                })
+            }));
+        }
+        for t in tasks {
+            assert_eq!(rt.block_on(t).unwrap(), Ok(()));
+        }
+        drop(rt);
+        assert_eq!(hooks.held(), 0);
+    }
+}

@@ -66,11 +66,23 @@ struct Shared {
 /// One shard of the map, on cache lines of its own so that two workers
 /// working in two shards never share a line.
 #[repr(align(128))]
-struct Shard(Mutex<HashMap<Id, Context, IdHash>>);
+struct Shard(Mutex<HashMap<Id, Held, IdHash>>);
+
+/// What the map holds for a task.
+struct Held {
+    /// The task's context between polls.
+    cx: Context,
+    /// A poll of the task is open on some thread, which has the context in
+    /// its slot. tokio can start the task's next poll on another worker
+    /// (woken during its poll, it is rescheduled inside the poll's `run`)
+    /// before the first worker's after-poll hook has put the context back:
+    /// that poll waits for it rather than run without it.
+    out: bool,
+}
 
 impl Shard {
     #[inline]
-    fn lock(&self) -> MutexGuard<'_, HashMap<Id, Context, IdHash>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Id, Held, IdHash>> {
         // Nothing panics while a shard is locked (values are dropped after
         // the lock is released), so poisoning cannot happen; were it to,
         // the map is still consistent.
@@ -175,9 +187,9 @@ impl Hooks {
             .on_task_terminate(move |meta| d.on_task_terminate(meta))
     }
 
-    /// How many tasks' contexts the hooks hold now (tasks spawned with a
-    /// non-empty context that have not terminated). For tests and
-    /// diagnostics: it locks every shard in turn.
+    /// How many tasks the hooks hold an entry for now: tasks with a
+    /// non-empty context that have not terminated, and tasks being polled.
+    /// For tests and diagnostics: it locks every shard in turn.
     pub fn held(&self) -> usize {
         self.shared.shards.iter().map(|s| s.lock().len()).sum()
     }
@@ -208,7 +220,10 @@ impl Hooks {
         if cx.is_empty() {
             return;
         }
-        let old = self.shard(task).lock().insert(task, cx);
+        let old = self
+            .shard(task)
+            .lock()
+            .insert(task, Held { cx, out: false });
         // (Never `Some`: ids are unique. Dropped unlocked all the same.)
         drop(old);
     }
@@ -219,10 +234,7 @@ impl Hooks {
     /// [`on_after_task_poll`](Self::on_after_task_poll).
     pub fn on_before_task_poll(&self, meta: &TaskMeta<'_>) {
         let task = meta.id();
-        let mut cx = {
-            let mut map = self.shard(task).lock();
-            map.get_mut(&task).map(std::mem::take).unwrap_or_default()
-        };
+        let mut cx = self.check_out(task);
         let runtime = self.runtime();
         // Afterwards `cx` holds what the thread held.
         let prev_scope = swap_in(&mut cx, Scope::Poll);
@@ -282,7 +294,7 @@ impl Hooks {
                 }
             })
             .unwrap_or(false);
-        let held = self.shard(task).lock().remove(&task);
+        let held = self.shard(task).lock().remove(&task).map(|held| held.cx);
         if !polling && held.is_none() {
             let _ = ORPHAN.try_with(|o| o.set(Some(task)));
         }
@@ -290,18 +302,58 @@ impl Hooks {
         drop(held);
     }
 
-    /// Stores `cx` for `task`'s next poll (or removes its entry when `cx`
-    /// is empty).
+    /// Takes `task`'s context out of the map for a poll, marking the
+    /// entry as out (making one, empty, if the task has none: its poll may
+    /// write). Waits while a poll that just ended on another worker has
+    /// not put it back yet (see [`Held::out`]).
+    #[inline]
+    fn check_out(&self, task: Id) -> Context {
+        let shard = self.shard(task);
+        let mut waited = 0u32;
+        loop {
+            {
+                let mut map = shard.lock();
+                match map.get_mut(&task) {
+                    Some(held) if held.out => {}
+                    Some(held) => {
+                        held.out = true;
+                        return std::mem::take(&mut held.cx);
+                    }
+                    None => {
+                        map.insert(
+                            task,
+                            Held {
+                                cx: Context::new(),
+                                out: true,
+                            },
+                        );
+                        return Context::new();
+                    }
+                }
+            }
+            if !wait(&mut waited) {
+                // The other poll never put it back (hooks called out of
+                // pairs): this poll runs in the empty context rather than
+                // hang the worker.
+                return Context::new();
+            }
+        }
+    }
+
+    /// Stores `cx` for `task`'s next poll, or removes its entry when `cx`
+    /// is empty.
     #[inline]
     fn put(&self, task: Id, cx: Context) {
         let old = {
             let mut map = self.shard(task).lock();
             if cx.is_empty() {
-                map.remove(&task)
-            } else if let Some(slot) = map.get_mut(&task) {
-                Some(std::mem::replace(slot, cx))
+                map.remove(&task).map(|held| held.cx)
+            } else if let Some(held) = map.get_mut(&task) {
+                held.out = false;
+                Some(std::mem::replace(&mut held.cx, cx))
             } else {
-                map.insert(task, cx)
+                map.insert(task, Held { cx, out: false })
+                    .map(|held| held.cx)
             }
         };
         drop(old);
@@ -315,6 +367,25 @@ impl Hooks {
         let id = tokio::runtime::Handle::try_current().ok()?.id();
         Some(*self.shared.runtime.get_or_init(|| id))
     }
+}
+
+/// One round of waiting for another worker's after-poll hook: a spin, then
+/// yielding the thread; false after about 100 ms (the hook runs a few
+/// instructions after the poll, so only a descheduled thread is that late).
+#[cold]
+#[inline(never)]
+fn wait(waited: &mut u32) -> bool {
+    *waited += 1;
+    if *waited <= 64 {
+        std::hint::spin_loop();
+    } else if *waited <= 64 + 1000 {
+        std::thread::yield_now();
+    } else if *waited <= 64 + 1000 + 100 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    } else {
+        return false;
+    }
+    true
 }
 
 fn push(frame: Frame) -> Result<(), Frame> {

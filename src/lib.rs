@@ -113,6 +113,7 @@
 //! | `tracing-subscriber` | no | `ctx::logs`: every line `tracing_subscriber::fmt` writes, text or JSON, carries the current `trace_id`, `span_id` and `request_id` |
 //! | `cancel` | no     | `ctx::cancel`: the request's cancellation signal (tokio-util's `CancellationToken`), fired at its deadline or when the request is abandoned |
 //! | `full`  | no      | every stable integration |
+//! | `rt-hooks` | no   | `ctx::rt_hooks`: plain `tokio::spawn` inherits the context through tokio's task hooks; needs `RUSTFLAGS="--cfg tokio_unstable"` (without it the module is empty); not in `full` |
 //!
 //! [`Context`], [`Key`], [`Instrumented`], [`wrap`], [`thread`], [`trace`],
 //! [`baggage`] and [`propagation`] work with any executor and need no
@@ -218,6 +219,9 @@ pub mod logs;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod otel;
+#[cfg(feature = "rt-hooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rt-hooks")))]
+pub mod rt_hooks;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod spans;

@@ -15,6 +15,21 @@ use crate::context::Context;
 use crate::future::FutureExt;
 use crate::wrap::wrap;
 
+/// Tells the task hooks of a hooked runtime (feature `rt-hooks`) to capture
+/// no second context for the `Instrumented` task spawned while the returned
+/// guard lives. Without the hooks it does nothing.
+///
+/// A guard rather than a closure around the spawn, so that tokio records the
+/// caller's location (`#[track_caller]` does not pass through closures).
+#[inline]
+#[must_use]
+fn unhooked() -> impl Sized {
+    #[cfg(all(feature = "rt-hooks", tokio_unstable))]
+    return hooked::handoff(hooked::Handoff::Skip);
+    #[cfg(not(all(feature = "rt-hooks", tokio_unstable)))]
+    ()
+}
+
 /// Spawns a task that runs in the caller's context: `tokio::spawn`, plus
 /// capture at the call and the context installed on every poll.
 ///
@@ -51,6 +66,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    #[cfg(all(feature = "rt-hooks", tokio_unstable))]
+    return hooked::spawn(future);
+    #[cfg(not(all(feature = "rt-hooks", tokio_unstable)))]
     tokio::spawn(future.in_current_context())
 }
 
@@ -83,6 +101,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let _unhooked = unhooked();
     tokio::spawn(future.in_context(Context::new()))
 }
 
@@ -164,6 +183,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    let _unhooked = unhooked();
     tokio::task::spawn_local(future.in_current_context())
 }
 
@@ -187,6 +207,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let _unhooked = unhooked();
     handle.spawn(future.in_current_context())
 }
 
@@ -279,6 +300,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
         T: Send,
     {
+        let _unhooked = unhooked();
         self.spawn(future.in_current_context())
     }
 
@@ -296,6 +318,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
     where
         F: Future<Output = T> + 'static,
     {
+        let _unhooked = unhooked();
         self.spawn_local(future.in_current_context())
     }
 
@@ -305,6 +328,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
         T: Send,
     {
+        let _unhooked = unhooked();
         self.spawn_on(future.in_current_context(), handle)
     }
 
@@ -322,6 +346,119 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
     where
         F: Future<Output = T> + 'static,
     {
+        let _unhooked = unhooked();
         self.spawn_local_on(future.in_current_context(), local_set)
+    }
+}
+
+/// What the core tells a runtime's task hooks (`ctx::rt_hooks`, feature
+/// `rt-hooks` with `--cfg tokio_unstable`), and what they tell it back.
+///
+/// The hooks capture the spawner's context for every task; the spawn
+/// helpers above capture it themselves. So that a task never pays twice, a
+/// helper hands the hooks what to do for the task it is about to spawn
+/// ([`Handoff`]): take this capture, or capture nothing (the task carries
+/// its own `Instrumented`). And the hooks say, per thread, which runtime is
+/// polling one of its tasks right now, so that [`spawn`](super::spawn)
+/// inside a hooked task spawns the plain future and lets them install it.
+#[cfg(all(feature = "rt-hooks", tokio_unstable))]
+pub(crate) mod hooked {
+    use std::cell::Cell;
+    use std::future::Future;
+
+    use tokio::runtime::{Handle, Id};
+    use tokio::task::JoinHandle;
+
+    use crate::context::Context;
+    use crate::future::FutureExt;
+
+    /// What the spawn hook does for the next task spawned on this thread.
+    #[derive(Default)]
+    pub(crate) enum Handoff {
+        /// Capture the current context (a plain `tokio::spawn`).
+        #[default]
+        Capture,
+        /// Capture nothing: the task installs its own context.
+        Skip,
+        /// Use this capture, made by the helper.
+        Context(Context),
+    }
+
+    thread_local! {
+        static HANDOFF: Cell<Handoff> = const { Cell::new(Handoff::Capture) };
+        /// The hooked runtime polling a task on this thread, innermost.
+        static POLLING: Cell<Option<Id>> = const { Cell::new(None) };
+    }
+
+    /// Takes what the helper left for the spawn hook (`Capture` when none).
+    #[inline]
+    pub(crate) fn take_handoff() -> Handoff {
+        HANDOFF.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Records that `runtime` polls a task on this thread from now on;
+    /// returns what was recorded before, for [`leave`].
+    #[inline]
+    pub(crate) fn enter(runtime: Option<Id>) -> Option<Id> {
+        POLLING.try_with(|p| p.replace(runtime)).unwrap_or(None)
+    }
+
+    /// Undoes [`enter`].
+    #[inline]
+    pub(crate) fn leave(prev: Option<Id>) {
+        let _ = POLLING.try_with(|p| p.set(prev));
+    }
+
+    /// Leaves `handoff` for the spawn hook of the task spawned while the
+    /// returned guard lives; whatever the hook did not take is cleared when
+    /// the guard drops, also if the spawn panics (outside a runtime), so it
+    /// never reaches a later spawn.
+    #[inline]
+    pub(crate) fn handoff(handoff: Handoff) -> HandoffGuard {
+        let _ = HANDOFF.try_with(|h| h.set(handoff));
+        HandoffGuard
+    }
+
+    /// Clears the handoff on drop (see [`handoff`]).
+    pub(crate) struct HandoffGuard;
+
+    impl Drop for HandoffGuard {
+        #[inline]
+        fn drop(&mut self) {
+            drop(take_handoff());
+        }
+    }
+
+    /// Whether the task spawned now by `tokio::spawn` lands on the hooked
+    /// runtime that is polling the caller (so the hooks will install its
+    /// context).
+    fn hooks_install_here() -> bool {
+        match POLLING.try_with(Cell::get) {
+            Ok(Some(polling)) => Handle::try_current().is_ok_and(|h| h.id() == polling),
+            _ => false,
+        }
+    }
+
+    /// [`spawn`](super::spawn) with the hooks: the capture is made once,
+    /// here; inside a task of a hooked runtime the plain future is spawned
+    /// and the hooks get the capture (one map entry, no `Instrumented`);
+    /// elsewhere the future is wrapped as without the hooks and they are
+    /// told to keep out. A capture whose values have replay functions
+    /// (carried systems) is always wrapped: the hooks cannot run the poll
+    /// inside them.
+    #[track_caller]
+    pub(crate) fn spawn<F>(future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let cx = Context::capture();
+        if !cx.replays() && hooks_install_here() {
+            let _handoff = handoff(Handoff::Context(cx));
+            tokio::spawn(future)
+        } else {
+            let _handoff = handoff(Handoff::Skip);
+            tokio::spawn(future.in_context(cx))
+        }
     }
 }

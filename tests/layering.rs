@@ -49,6 +49,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("spans", 6),
     ("otel", 6),
     ("logs", 6),
+    ("rt_hooks", 6),
 ];
 
 const LAYER_NAMES: [&str; 7] = [

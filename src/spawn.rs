@@ -447,6 +447,7 @@ pub(crate) mod hooked {
     /// (carried systems) is always wrapped: the hooks cannot run the poll
     /// inside them.
     #[track_caller]
+    #[allow(clippy::disallowed_methods)] // ctx's twin: the hooks or the wrapper carry the capture
     pub(crate) fn spawn<F>(future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

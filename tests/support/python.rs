@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-fn requirements_path() -> PathBuf {
+pub fn requirements_path() -> PathBuf {
     Path::new(MANIFEST_DIR).join("tests/interop/requirements.txt")
 }
 

@@ -6,6 +6,7 @@ use super::carrier::{Extractor, Injector};
 use super::names::X_CALL_ID;
 use super::propagated::Propagated;
 use super::propagator::{FieldNames, Propagator};
+use super::request_id::lowercase;
 use crate::call_id::CallId;
 
 /// Reads and writes the hierarchical call id ([`crate::call_id`]) in one
@@ -59,13 +60,9 @@ impl CallIdPropagator {
     /// `EagleEye-RpcId`). A name that is not a valid header name reads
     /// nothing and writes nothing.
     pub fn with_header(name: impl Into<Cow<'static, str>>) -> Self {
-        let name = name.into();
-        let header = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(name.to_ascii_lowercase())
-        } else {
-            name
-        };
-        CallIdPropagator { header }
+        CallIdPropagator {
+            header: lowercase(name.into()),
+        }
     }
 
     /// The header name, lowercase.

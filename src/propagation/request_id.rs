@@ -63,18 +63,23 @@ impl RequestIdPropagator {
     /// Uses the header `name` (matched case-insensitively). A name that is
     /// not a valid header name reads nothing and writes nothing.
     pub fn with_header(name: impl Into<Cow<'static, str>>) -> Self {
-        let name = name.into();
-        let header = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(name.to_ascii_lowercase())
-        } else {
-            name
-        };
-        RequestIdPropagator { header }
+        RequestIdPropagator {
+            header: lowercase(name.into()),
+        }
     }
 
     /// The header name, lowercase.
     pub fn header(&self) -> &str {
         &self.header
+    }
+}
+
+/// A header name in lowercase, copied only when it has an uppercase letter.
+pub(super) fn lowercase(name: Cow<'static, str>) -> Cow<'static, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        name
     }
 }
 

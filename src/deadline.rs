@@ -48,10 +48,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::context::{Context, Entry};
 use crate::access::in_scope;
-use crate::scoped::Scoped;
+use crate::context::{Context, Entry};
 use crate::key::Key;
+use crate::scoped::Scoped;
 #[cfg(feature = "cancel")]
 use crate::signal::Signal;
 

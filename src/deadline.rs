@@ -66,6 +66,23 @@ pub(crate) struct Budget {
     pub(crate) deadline: Option<Instant>,
     #[cfg(feature = "cancel")]
     pub(crate) signal: Link,
+    /// The token of a scope whose deadline is its own (shorter than its
+    /// request's, or outside any request): made at the first ask, with its
+    /// one timer, and cancelled when the budget is dropped, so that asking
+    /// again (`cancelled()` in a loop) neither makes another token nor
+    /// leaves another timer waiting for the deadline.
+    #[cfg(feature = "cancel")]
+    pub(crate) scope_token: std::sync::OnceLock<tokio_util::sync::CancellationToken>,
+}
+
+#[cfg(feature = "cancel")]
+impl Drop for Budget {
+    fn drop(&mut self) {
+        // Nothing holds the scope's context any more: its timer can end.
+        if let Some(token) = self.scope_token.get() {
+            token.cancel();
+        }
+    }
 }
 
 /// Where a budget's cancellation signal is.
@@ -94,6 +111,8 @@ impl Budget {
                 Some(Link::Of(owner)) => Link::Of(owner.clone()),
                 Some(Link::None) | None => Link::None,
             },
+            #[cfg(feature = "cancel")]
+            scope_token: std::sync::OnceLock::new(),
         }
     }
 }
@@ -254,6 +273,8 @@ pub(crate) fn request_entry(
         } else {
             Link::None
         },
+        #[cfg(feature = "cancel")]
+        scope_token: std::sync::OnceLock::new(),
     };
     Some(Entry::new(&BUDGET, budget))
 }

@@ -310,6 +310,21 @@ mod tests {
         assert!(kept.is_cancelled());
     }
 
+    #[test]
+    fn a_request_without_a_signal_of_its_own_keeps_the_surrounding_one() {
+        let outer = request(None);
+        let later = Instant::now() + Duration::from_secs(60);
+        let entry = deadline::request_entry(Some(later), &outer, false).unwrap();
+        let inner = outer.with_entry(entry);
+        assert_eq!(inner.run(deadline::current), Some(later));
+        assert!(!inner.run(is_cancelled));
+        abandon(&outer);
+        assert!(
+            inner.run(is_cancelled),
+            "the outer request's abandonment reaches it"
+        );
+    }
+
     // Real time: `is_cancelled` reads the deadline against the system clock,
     // which tokio's paused clock does not move.
     #[tokio::test]

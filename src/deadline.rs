@@ -97,6 +97,18 @@ pub(crate) enum Link {
     Of(Context),
 }
 
+#[cfg(feature = "cancel")]
+impl Link {
+    /// The link to `cx`'s signal, for work inside it.
+    fn to(cx: &Context) -> Link {
+        match cx.get(&BUDGET).map(|b| &b.signal) {
+            Some(Link::Own(_)) => Link::Of(cx.clone()),
+            Some(Link::Of(owner)) => Link::Of(owner.clone()),
+            Some(Link::None) | None => Link::None,
+        }
+    }
+}
+
 impl Budget {
     /// The budget of a scope inside `cx`'s with `deadline`, the earlier of
     /// the two deadlines, sharing `cx`'s signal.
@@ -106,11 +118,7 @@ impl Budget {
         Budget {
             deadline,
             #[cfg(feature = "cancel")]
-            signal: match outer.map(|b| &b.signal) {
-                Some(Link::Own(_)) => Link::Of(cx.clone()),
-                Some(Link::Of(owner)) => Link::Of(owner.clone()),
-                Some(Link::None) | None => Link::None,
-            },
+            signal: Link::to(cx),
             #[cfg(feature = "cancel")]
             scope_token: std::sync::OnceLock::new(),
         }
@@ -268,10 +276,13 @@ pub(crate) fn request_entry(
     let budget = Budget {
         deadline,
         #[cfg(feature = "cancel")]
+        // Without a signal of its own, the request keeps the surrounding
+        // one (an in-process call inside a cancellable request), as it
+        // would with no deadline entry at all.
         signal: if cancel {
             Link::Own(Signal::new())
         } else {
-            Link::None
+            Link::to(surrounding)
         },
         #[cfg(feature = "cancel")]
         scope_token: std::sync::OnceLock::new(),

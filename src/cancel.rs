@@ -81,8 +81,12 @@ fn owner(budget: &Budget) -> Option<(&Signal, Option<Instant>)> {
 ///
 /// In a request, the request's token (made on the first call); in a scope
 /// with a deadline shorter than the request's, a child of it, cancelled at
-/// that deadline too. With a deadline but no request, a new token cancelled
-/// at the deadline (on each call: keep the one you get).
+/// that deadline too. With a deadline but no request, a token cancelled at
+/// the deadline. A scope's token is the scope's own, made on the first call
+/// with its one timer: asking again (as [`cancelled`] in a loop does) makes
+/// neither another token nor another timer. It is cancelled, and its timer
+/// ends, when nothing holds the scope's context any more, as the request's
+/// is when its context goes.
 ///
 /// The timer that cancels a token at its deadline is a task on the current
 /// tokio runtime; outside a runtime no timer runs (a passed deadline still
@@ -112,18 +116,14 @@ pub fn token() -> Option<CancellationToken> {
             let token = signal.token(request_deadline);
             match budget.deadline {
                 Some(d) if request_deadline.is_none_or(|r| d < r) => {
-                    let child = token.child_token();
-                    cancel_at(child.clone(), d);
-                    Some(child)
+                    Some(scope_token(budget, d, || token.child_token()))
                 }
                 _ => Some(token.clone()),
             }
         }
         None => {
             let deadline = budget.deadline?;
-            let token = CancellationToken::new();
-            cancel_at(token.clone(), deadline);
-            Some(token)
+            Some(scope_token(budget, deadline, CancellationToken::new))
         }
     }
 }
@@ -196,6 +196,23 @@ pub fn cancelled() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
+/// The token of a scope with a deadline of its own: one per scope, made
+/// by `make` at the first ask with its timer for `deadline`.
+fn scope_token(
+    budget: &Budget,
+    deadline: Instant,
+    make: impl FnOnce() -> CancellationToken,
+) -> CancellationToken {
+    budget
+        .scope_token
+        .get_or_init(|| {
+            let token = make();
+            cancel_at(token.clone(), deadline);
+            token
+        })
+        .clone()
+}
+
 /// Marks the request whose context is `cx` as abandoned: its work is
 /// cancelled. For the server layer's response future.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -211,6 +228,7 @@ mod tests {
 
     use super::*;
     use crate::deadline;
+    use crate::FutureExt as _;
 
     /// A request's context as the server layer builds it, with `deadline`.
     fn request(deadline: Option<Instant>) -> Context {
@@ -223,13 +241,22 @@ mod tests {
         let cx = request(Some(Instant::now() + Duration::from_secs(60)));
         let (request_token, child) = cx.run(|| {
             let request_token = token().unwrap();
-            let child = deadline::within(Duration::from_millis(10), async { token().unwrap() });
+            let child = deadline::within(Duration::from_millis(10), async {
+                (token().unwrap(), Context::current())
+            });
             (request_token, child)
         });
-        let child = child.await;
+        // Polled in the request (a scope joins the context of its first
+        // poll); the scope's context is kept, so that only the deadline can
+        // cancel its token.
+        let (child, scope) = child.in_context(cx.clone()).await;
+        assert!(!child.is_cancelled());
         tokio::time::timeout(Duration::from_secs(1), child.cancelled())
             .await
             .expect("the child's deadline cancels it");
+        // The scope's one token (the tokio clock is paused: `is_cancelled`
+        // reads the system's).
+        assert!(scope.run(|| token().unwrap()).is_cancelled());
         assert!(!request_token.is_cancelled(), "the request goes on");
         // The request's own token is one token, however often asked.
         let again = cx.run(|| token().unwrap());
@@ -240,14 +267,62 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn abandoning_reaches_scopes_inside_the_request() {
         let cx = request(None);
-        let inner =
-            cx.run(|| deadline::within(Duration::from_secs(60), async { Context::current() }));
-        let inner = inner.await;
+        // Polled in the request: a scope joins the context of its first poll.
+        let inner = deadline::within(Duration::from_secs(60), async { Context::current() })
+            .in_context(cx.clone())
+            .await;
         assert!(!inner.run(is_cancelled));
         let t = inner.run(|| token().unwrap());
         abandon(&cx);
         assert!(inner.run(is_cancelled));
         assert!(t.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn asking_again_makes_no_new_token_nor_timer() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        // A deadline outside any request, then a shorter one in a request.
+        let alone = Context::new();
+        let cx = request(Some(Instant::now() + Duration::from_secs(60)));
+        // Timers made in the scope: its token's, and the request's token's.
+        for (cx, timers) in [(alone, 1), (cx, 2)] {
+            let (first, alive, cancelled_with_again) =
+                deadline::within(Duration::from_secs(30), async {
+                    let before = metrics.num_alive_tasks();
+                    let first = token().unwrap();
+                    for _ in 0..50 {
+                        drop(token().unwrap());
+                        drop(cancelled());
+                    }
+                    let alive = metrics.num_alive_tasks() - before;
+                    assert!(!first.is_cancelled());
+                    token().unwrap().cancel();
+                    (first.clone(), alive, first.is_cancelled())
+                })
+                .in_context(cx)
+                .await;
+            assert_eq!(alive, timers, "one timer per token, however often asked");
+            assert!(cancelled_with_again, "one token, however often asked");
+            assert!(first.is_cancelled());
+        }
+        // A scope whose context is gone cancels its token: its timer ends.
+        let kept = deadline::within(Duration::from_secs(30), async { token().unwrap() }).await;
+        assert!(kept.is_cancelled());
+    }
+
+    #[test]
+    fn a_request_without_a_signal_of_its_own_keeps_the_surrounding_one() {
+        let outer = request(None);
+        let later = Instant::now() + Duration::from_secs(60);
+        let entry = deadline::request_entry(Some(later), &outer, false).unwrap();
+        let inner = outer.with_entry(entry);
+        assert_eq!(inner.run(deadline::current), Some(later));
+        assert!(!inner.run(is_cancelled));
+        abandon(&outer);
+        assert!(
+            inner.run(is_cancelled),
+            "the outer request's abandonment reaches it"
+        );
     }
 
     // Real time: `is_cancelled` reads the deadline against the system clock,

@@ -66,6 +66,23 @@ pub(crate) struct Budget {
     pub(crate) deadline: Option<Instant>,
     #[cfg(feature = "cancel")]
     pub(crate) signal: Link,
+    /// The token of a scope whose deadline is its own (shorter than its
+    /// request's, or outside any request): made at the first ask, with its
+    /// one timer, and cancelled when the budget is dropped, so that asking
+    /// again (`cancelled()` in a loop) neither makes another token nor
+    /// leaves another timer waiting for the deadline.
+    #[cfg(feature = "cancel")]
+    pub(crate) scope_token: std::sync::OnceLock<tokio_util::sync::CancellationToken>,
+}
+
+#[cfg(feature = "cancel")]
+impl Drop for Budget {
+    fn drop(&mut self) {
+        // Nothing holds the scope's context any more: its timer can end.
+        if let Some(token) = self.scope_token.get() {
+            token.cancel();
+        }
+    }
 }
 
 /// Where a budget's cancellation signal is.
@@ -80,6 +97,18 @@ pub(crate) enum Link {
     Of(Context),
 }
 
+#[cfg(feature = "cancel")]
+impl Link {
+    /// The link to `cx`'s signal, for work inside it.
+    fn to(cx: &Context) -> Link {
+        match cx.get(&BUDGET).map(|b| &b.signal) {
+            Some(Link::Own(_)) => Link::Of(cx.clone()),
+            Some(Link::Of(owner)) => Link::Of(owner.clone()),
+            Some(Link::None) | None => Link::None,
+        }
+    }
+}
+
 impl Budget {
     /// The budget of a scope inside `cx`'s with `deadline`, the earlier of
     /// the two deadlines, sharing `cx`'s signal.
@@ -89,11 +118,9 @@ impl Budget {
         Budget {
             deadline,
             #[cfg(feature = "cancel")]
-            signal: match outer.map(|b| &b.signal) {
-                Some(Link::Own(_)) => Link::Of(cx.clone()),
-                Some(Link::Of(owner)) => Link::Of(owner.clone()),
-                Some(Link::None) | None => Link::None,
-            },
+            signal: Link::to(cx),
+            #[cfg(feature = "cancel")]
+            scope_token: std::sync::OnceLock::new(),
         }
     }
 }
@@ -249,11 +276,16 @@ pub(crate) fn request_entry(
     let budget = Budget {
         deadline,
         #[cfg(feature = "cancel")]
+        // Without a signal of its own, the request keeps the surrounding
+        // one (an in-process call inside a cancellable request), as it
+        // would with no deadline entry at all.
         signal: if cancel {
             Link::Own(Signal::new())
         } else {
-            Link::None
+            Link::to(surrounding)
         },
+        #[cfg(feature = "cancel")]
+        scope_token: std::sync::OnceLock::new(),
     };
     Some(Entry::new(&BUDGET, budget))
 }

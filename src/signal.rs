@@ -96,7 +96,11 @@ pub(crate) fn cancel_at(token: CancellationToken, deadline: Instant) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    // A plain task: the timer carries no request context.
+    // A plain task carrying no request context: on a runtime with ctx's
+    // task hooks a plain spawn would inherit the asker's, and hold it (its
+    // values, and the budget that cancels this token when dropped) until
+    // the deadline.
+    let _unhooked = crate::spawn::unhooked();
     drop(runtime.spawn(async move {
         let timer = tokio::time::sleep_until(deadline.into());
         if token.run_until_cancelled(timer).await.is_some() {

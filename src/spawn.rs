@@ -23,7 +23,7 @@ use crate::wrap::wrap;
 /// caller's location (`#[track_caller]` does not pass through closures).
 #[inline]
 #[must_use]
-fn unhooked() -> impl Sized {
+pub(crate) fn unhooked() -> impl Sized {
     #[cfg(all(feature = "rt-hooks", tokio_unstable))]
     return hooked::handoff(hooked::Handoff::Skip);
     #[cfg(not(all(feature = "rt-hooks", tokio_unstable)))]

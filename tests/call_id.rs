@@ -273,3 +273,30 @@ fn a_call_tree_across_two_services() {
         "the layer without the propagator logs no call id"
     );
 }
+
+/// A request seeded inside another piece of work's context (an in-process
+/// call) by a layer without the call-id propagator: each request is a child
+/// of that work, never a second holder of its id.
+#[tokio::test]
+async fn an_in_process_request_is_a_child_of_its_callers_call() {
+    let svc = ServiceBuilder::new()
+        // No access log: this test has no subscriber, and its callsites'
+        // interest would be cached for the tests that have one.
+        .layer(ContextLayer::new().access_log(None))
+        .service_fn(|_req: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(id())))
+        });
+    let seen = CALL_ID
+        .scope(CallId::root(), async {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let response = svc.clone().oneshot(Request::new(Body::empty())).await;
+                let body = response.unwrap().into_body().collect().await.unwrap();
+                seen.push(String::from_utf8(body.to_bytes().to_vec()).unwrap());
+            }
+            seen.push(id());
+            seen
+        })
+        .await;
+    assert_eq!(seen, ["0.1", "0.2", "0"]);
+}

@@ -671,3 +671,27 @@ fn a_write_survives_the_next_poll_starting_on_another_worker() {
         assert_eq!(hooks.held(), 0);
     }
 }
+
+/// The timer `ctx::cancel` starts for a scope's deadline is a plain task
+/// too: it must not inherit the context that asked for the token, or it
+/// would hold that work's values (and the budget whose drop ends the timer)
+/// until the deadline, long after the work is done.
+#[cfg(feature = "cancel")]
+#[test]
+fn the_cancellation_timer_holds_no_context() {
+    let live = Arc::new(AtomicUsize::new(0));
+    for (rt, hooks) in hooked_runtimes() {
+        rt.block_on(support::warm_up());
+        let cx = Context::new().with(&HELD, Counted::new(&live));
+        let token = rt.block_on(
+            ctx::deadline::within(Duration::from_secs(3600), async {
+                ctx::cancel::token().expect("a deadline gives a token")
+            })
+            .in_context(cx),
+        );
+        eventually("the scope's context released once its work is done", || {
+            live.load(Ordering::SeqCst) == 0 && hooks.held() == 0
+        });
+        assert!(token.is_cancelled(), "nothing holds the scope any more");
+    }
+}

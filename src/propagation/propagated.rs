@@ -109,7 +109,7 @@ impl Propagated {
     }
 
     /// `cx` with a request's values: its server span `trace` and these
-    /// fields' baggage and request id, one that is empty here being removed
+    /// fields' baggage, request id and call id, one that is empty here being removed
     /// from `cx` rather than inherited, so that a request seeded inside
     /// another request's context (an in-process call, a server started in a
     /// scope) never carries that request's baggage or id. The other values
@@ -137,6 +137,10 @@ impl Propagated {
         }
         if self.request_id.is_none() && cx.contains(&REQUEST_ID) {
             base = Some(base.as_ref().unwrap_or(cx).without(&REQUEST_ID));
+        }
+        // Another call's id (a surrounding request's) is never this one's.
+        if self.call_id.is_none() && cx.contains(&CALL_ID) {
+            base = Some(base.as_ref().unwrap_or(cx).without(&CALL_ID));
         }
         self.into_context_with(base.as_ref().unwrap_or(cx), extra)
     }

@@ -9,7 +9,7 @@ use http::Request;
 use super::config::{Config, Recorder};
 use super::echo::Echo;
 use super::trust::Trust;
-use crate::call_id::CallId;
+use crate::call_id::{CallId, CALL_ID};
 use crate::context::{Context, Entry};
 use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
@@ -135,6 +135,16 @@ pub(super) fn seed<B>(
                 root
             }),
     };
+    // No call id came (no call-id propagator, or none in its header): an
+    // in-process call is the next child of its own scope's call, as its
+    // span is of that scope's span; a foreign scope's id (a runtime driven
+    // inside `cx.run(..)`) is not this request's, and `replace_in` drops it.
+    if inbound.call_id.is_none() {
+        inbound.call_id = surrounding
+            .get(&CALL_ID)
+            .filter(|_| scope_is_own())
+            .map(CallId::child);
+    }
     // No request id came: the trace id stands in for it, in the context,
     // the log and the response alike.
     if config.request_id_header.is_some() && inbound.request_id.is_none() {

@@ -156,10 +156,9 @@ fn allocation_budget() {
     });
 }
 
-/// Run without libtest (`harness = false`): the allocation counter is global,
-/// and libtest's main thread still allocates for its own bookkeeping while
-/// the first test starts, so under load its blocks landed in a count.
+#[path = "support/alone.rs"]
+mod alone;
+
 fn main() {
-    allocation_budget();
-    println!("test allocation_budget ... ok");
+    alone::run("allocation_budget", allocation_budget);
 }

@@ -133,10 +133,12 @@ fn deadline_and_cancellation_allocations_per_request() {
     );
 }
 
-/// Run without libtest (`harness = false`): the allocation counter is global,
-/// and libtest's main thread still allocates for its own bookkeeping while
-/// the first test starts, so under load its blocks landed in a count.
+#[path = "support/alone.rs"]
+mod alone;
+
 fn main() {
-    deadline_and_cancellation_allocations_per_request();
-    println!("test deadline_and_cancellation_allocations_per_request ... ok");
+    alone::run(
+        "deadline_and_cancellation_allocations_per_request",
+        deadline_and_cancellation_allocations_per_request,
+    );
 }

@@ -221,10 +221,9 @@ fn allocations_per_request() {
     }
 }
 
-/// Run without libtest (`harness = false`): the allocation counter is global,
-/// and libtest's main thread still allocates for its own bookkeeping while
-/// the first test starts, so under load its blocks landed in a count.
+#[path = "support/alone.rs"]
+mod alone;
+
 fn main() {
-    allocations_per_request();
-    println!("test allocations_per_request ... ok");
+    alone::run("allocations_per_request", allocations_per_request);
 }

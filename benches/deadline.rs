@@ -11,7 +11,9 @@
 //!   header costs the client too, so these compare with `bare_sent`): to
 //!   the bare router; to the layer reading it; with cancellation on too;
 //!   and with a handler that asks for the token (the token and its timer
-//!   task are made).
+//!   task are made); `layer_sent`: the layer with deadline reading off
+//!   given the same request, so that `deadline_cancel` over `layer_sent`
+//!   is the cost of the feature on vs off for one request.
 //!
 //! Run with `cargo bench --features cancel,axum --bench deadline`; the summary
 //! prints each case's time and the layer's added cost with deadline and
@@ -71,6 +73,11 @@ fn cases() -> Vec<(&'static str, Router, bool)> {
         ),
         ("layer_reading", layered(reading(), false), false),
         ("bare_sent", hello(false).with_state(()), true),
+        (
+            "layer_sent",
+            layered(ContextLayer::new().deadline(false), false),
+            true,
+        ),
         ("deadline", layered(reading(), false), true),
         (
             "deadline_cancel",

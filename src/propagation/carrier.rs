@@ -116,10 +116,9 @@ fn known_header(name: &str) -> Option<&'static HeaderName> {
     known_index(name).map(|i| &KNOWN_HEADERS[i])
 }
 
-/// Every header name ctx reads or writes (the propagators', and
-/// `grpc-timeout`), in the order of
-/// [`known_index`].
-pub(super) static KNOWN_HEADERS: [HeaderName; 11] = [
+/// Every header name ctx reads or writes (the propagators', `grpc-timeout`
+/// and the plain-HTTP timeout header), in the order of [`known_index`].
+pub(super) static KNOWN_HEADERS: [HeaderName; 12] = [
     HeaderName::from_static(names::TRACEPARENT),
     HeaderName::from_static(names::TRACESTATE),
     HeaderName::from_static(names::BAGGAGE),
@@ -131,6 +130,7 @@ pub(super) static KNOWN_HEADERS: [HeaderName; 11] = [
     HeaderName::from_static(names::X_B3_FLAGS),
     HeaderName::from_static(names::X_REQUEST_ID),
     HeaderName::from_static(super::timeout::GRPC_TIMEOUT),
+    HeaderName::from_static(super::timeout::X_REQUEST_TIMEOUT_MS),
 ];
 
 /// `name`'s place in [`KNOWN_HEADERS`].
@@ -147,6 +147,7 @@ pub(super) fn known_index(name: &str) -> Option<usize> {
         names::X_B3_FLAGS => 8,
         names::X_REQUEST_ID => 9,
         super::timeout::GRPC_TIMEOUT => 10,
+        super::timeout::X_REQUEST_TIMEOUT_MS => 11,
         _ => return None,
     })
 }

@@ -211,15 +211,20 @@ pub(crate) fn inject_deadline(headers: &mut http::HeaderMap, plain: Option<&http
     }
 }
 
-/// The number `digits` (ASCII digits only, at most 19) spell.
+/// The number `digits` (ASCII digits only) spell. `digits` is at most
+/// [`MAX_MS_DIGITS`] long (both callers check): 18 decimal digits fit in a
+/// `u64`, so no step can overflow.
 fn parse_digits(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
+    debug_assert!(digits.len() <= MAX_MS_DIGITS);
+    let mut n = 0u64;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
         }
-    })
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
 }
 
 /// Writes `n` in decimal at the start of `buf`; returns the length.

@@ -60,15 +60,16 @@ use std::time::Instant;
 
 pub use tokio_util::sync::CancellationToken;
 
+use crate::budget::{Budget, Link};
 use crate::context::Context;
-use crate::deadline::{Budget, Link, BUDGET};
-use crate::signal::{cancel_at, Signal};
+use crate::signal::Signal;
+use crate::value::BUDGET;
 
 /// The request's signal a budget links to, and the request's deadline.
 fn owner(budget: &Budget) -> Option<(&Signal, Option<Instant>)> {
     match &budget.signal {
         Link::Own(signal) => Some((signal, budget.deadline)),
-        Link::Of(owner) => owner.get(&BUDGET).and_then(|b| match &b.signal {
+        Link::Of(owner) => owner.budget().and_then(|b| match &b.signal {
             Link::Own(signal) => Some((signal, b.deadline)),
             Link::None | Link::Of(_) => None,
         }),
@@ -113,7 +114,11 @@ pub fn token() -> Option<CancellationToken> {
     let budget = cx.get(&BUDGET)?;
     match owner(budget) {
         Some((signal, request_deadline)) => {
-            let token = signal.token(request_deadline);
+            let token = signal.token(|token| {
+                if let Some(deadline) = request_deadline {
+                    cancel_at(token.clone(), deadline);
+                }
+            });
             match budget.deadline {
                 Some(d) if request_deadline.is_none_or(|r| d < r) => {
                     Some(scope_token(budget, d, || token.child_token()))
@@ -213,6 +218,31 @@ fn scope_token(
         .clone()
 }
 
+/// Cancels `token` at `deadline`: now if it has passed, else from a task on
+/// the current tokio runtime that ends as soon as the token is cancelled
+/// some other way. Outside a runtime there is no timer (readers of the
+/// deadline still see it pass).
+fn cancel_at(token: CancellationToken, deadline: Instant) {
+    if deadline <= Instant::now() {
+        token.cancel();
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    // A plain task carrying no request context: on a runtime with ctx's
+    // task hooks a plain spawn would inherit the asker's, and hold it (its
+    // values, and the budget that cancels this token when dropped) until
+    // the deadline.
+    let _unhooked = crate::spawn::unhooked();
+    drop(runtime.spawn(async move {
+        let timer = tokio::time::sleep_until(deadline.into());
+        if token.run_until_cancelled(timer).await.is_some() {
+            token.cancel();
+        }
+    }));
+}
+
 /// Marks the request whose context is `cx` as abandoned: its work is
 /// cancelled. For the server layer's response future.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -232,8 +262,15 @@ mod tests {
 
     /// A request's context as the server layer builds it, with `deadline`.
     fn request(deadline: Option<Instant>) -> Context {
-        let entry = deadline::request_entry(deadline, &Context::new(), true).unwrap();
-        Context::new().with_entry(entry)
+        let budget = deadline::request_budget(deadline, &Context::new(), true).unwrap();
+        Context::new().with(&BUDGET, budget)
+    }
+
+    #[test]
+    fn a_passed_deadline_cancels_at_once_without_a_runtime() {
+        let token = CancellationToken::new();
+        cancel_at(token.clone(), Instant::now());
+        assert!(token.is_cancelled());
     }
 
     #[tokio::test(start_paused = true)]
@@ -314,8 +351,8 @@ mod tests {
     fn a_request_without_a_signal_of_its_own_keeps_the_surrounding_one() {
         let outer = request(None);
         let later = Instant::now() + Duration::from_secs(60);
-        let entry = deadline::request_entry(Some(later), &outer, false).unwrap();
-        let inner = outer.with_entry(entry);
+        let budget = deadline::request_budget(Some(later), &outer, false).unwrap();
+        let inner = outer.with(&BUDGET, budget);
         assert_eq!(inner.run(deadline::current), Some(later));
         assert!(!inner.run(is_cancelled));
         abandon(&outer);

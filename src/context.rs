@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use triomphe::ThinArc;
 
+use crate::budget::Budget;
 use crate::key::{key_addr, ErasedKey, Key};
 use crate::model::{RequestId, TraceContext};
-use crate::value::{self, HeaderField, Lodged, Stored, REQUEST_ID, TRACE_CONTEXT};
+use crate::value::{self, HeaderField, Lodged, Stored, BUDGET, REQUEST_ID, TRACE_CONTEXT};
 
 /// An immutable snapshot of typed values: the request context.
 ///
@@ -99,21 +100,75 @@ struct Item {
 
 /// A table's header: whether any of the keys has a fork policy or a replay
 /// function, so that capture and polls need not look, and the request's
-/// trace context and request id (see [`Stored`]).
-#[derive(Clone)]
+/// trace context, request id and budget (see [`Stored`]).
 struct Header {
     forks: bool,
     replays: bool,
     trace: Option<TraceContext>,
     request_id: Option<RequestId>,
+    budget: Option<Held>,
+}
+
+/// How a header holds a budget: the table that was built with it owns it;
+/// a table copied from that one (a later `with`, a scope's merge) reaches
+/// it through the owner, one reference count, as it would share an `Arc`.
+/// The owner holds the budget itself, never another owner.
+enum Held {
+    Own(Budget),
+    In(Context),
+}
+
+impl Held {
+    /// The budget, wherever it is.
+    fn budget(&self) -> Option<&Budget> {
+        match self {
+            Held::Own(b) => Some(b),
+            Held::In(owner) => match &owner.entries.as_ref()?.header.header.budget {
+                Some(Held::Own(b)) => Some(b),
+                Some(Held::In(_)) | None => None,
+            },
+        }
+    }
+
+    /// The budget of `held`, a field of `table`'s header, for a table
+    /// copied from `table`.
+    fn copy(held: &Held, table: &Context) -> Held {
+        match held {
+            Held::Own(b) => match b.copied() {
+                Some(b) => Held::Own(b),
+                None => Held::In(table.clone()),
+            },
+            Held::In(owner) => Held::In(owner.clone()),
+        }
+    }
 }
 
 impl Header {
+    const EMPTY: Header = Header {
+        forks: false,
+        replays: false,
+        trace: None,
+        request_id: None,
+        budget: None,
+    };
+
+    /// A copy of `table`'s header, this one, for a table copied from it.
+    fn copy(&self, table: &Context) -> Header {
+        Header {
+            forks: self.forks,
+            replays: self.replays,
+            trace: self.trace.clone(),
+            request_id: self.request_id.clone(),
+            budget: self.budget.as_ref().map(|b| Held::copy(b, table)),
+        }
+    }
+
     /// Puts a value in its field.
     fn lodge(&mut self, lodged: Lodged) {
         match lodged {
             Lodged::Trace(t) => self.trace = Some(t),
             Lodged::RequestId(r) => self.request_id = Some(r),
+            Lodged::Budget(b) => self.budget = Some(Held::Own(b)),
         }
     }
 
@@ -122,6 +177,7 @@ impl Header {
         match field {
             HeaderField::Trace => Some(self.trace.as_ref()?),
             HeaderField::RequestId => Some(self.request_id.as_ref()?),
+            HeaderField::Budget => Some(self.budget.as_ref()?.budget()?),
         }
     }
 
@@ -130,6 +186,7 @@ impl Header {
         match field {
             HeaderField::Trace => self.trace = None,
             HeaderField::RequestId => self.request_id = None,
+            HeaderField::Budget => self.budget = None,
         }
     }
 }
@@ -289,6 +346,9 @@ impl Context {
         if let Some(id) = &over.request_id {
             header.request_id = Some(id.clone());
         }
+        if let Some(budget) = &over.budget {
+            header.budget = Some(Held::copy(budget, top));
+        }
         let replaced = new.iter().filter(|e| position(old, e.key).is_ok()).count();
         let overlay = Overlay {
             old,
@@ -301,31 +361,21 @@ impl Context {
     }
 
     /// A context holding only a request's trace context and, if given, its
-    /// request id and one `extra` value (its deadline): the server layer's
-    /// common case (an empty surrounding context, no baggage), built
-    /// without the general merge. The trace context and the request id
-    /// live in the table's header; their entries only name their keys.
+    /// request id and its budget (deadline and cancellation signal): the
+    /// server layer's common case (an empty surrounding context, no
+    /// baggage), built without the general merge. The three values live in
+    /// the table's header; their entries only name their keys.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn of_request(
         trace: TraceContext,
         request_id: Option<RequestId>,
-        extra: Option<Entry>,
+        budget: Option<Budget>,
     ) -> Context {
-        if let Some(e) = &extra {
-            if e.lodged.is_some() || HeaderField::of(e.item.key).is_some() {
-                // Not a value this path is for: the general one.
-                return Context::new().with_entries([
-                    Some(Entry::new(&TRACE_CONTEXT, trace)),
-                    request_id.map(|id| Entry::new(&REQUEST_ID, id)),
-                    extra,
-                ]);
-            }
-        }
         let named = |key: &'static dyn ErasedKey| Item {
             key,
             value: Stored::InHeader,
         };
-        let Some(extra) = extra.map(|e| e.item) else {
+        let Some(budget) = budget else {
             // The commonest request: two entries, nothing to sort but them.
             let mut items = [named(&TRACE_CONTEXT), named(&REQUEST_ID)];
             let len = 1 + usize::from(request_id.is_some());
@@ -333,27 +383,25 @@ impl Context {
                 items.swap(0, 1);
             }
             let header = Header {
-                forks: false,
-                replays: false,
                 trace: Some(trace),
                 request_id,
+                ..Header::EMPTY
             };
             return Context {
                 entries: table(header, items[..len].iter().cloned()),
             };
         };
-        let extra = Some(extra);
-        let header = Header {
-            forks: extra.as_ref().is_some_and(|i| i.key.forks()),
-            replays: extra.as_ref().is_some_and(|i| i.key.replays()),
-            trace: Some(trace),
-            request_id,
-        };
         let mut items = [
             Some(named(&TRACE_CONTEXT)),
-            header.request_id.is_some().then(|| named(&REQUEST_ID)),
-            extra,
+            request_id.is_some().then(|| named(&REQUEST_ID)),
+            Some(named(&BUDGET)),
         ];
+        let header = Header {
+            trace: Some(trace),
+            request_id,
+            budget: Some(Held::Own(budget)),
+            ..Header::EMPTY
+        };
         // Sorted by key, the absent ones last: an insertion sort of three.
         let rank = |i: &Option<Item>| i.as_ref().map_or(usize::MAX, |i| key_addr(i.key));
         for i in 1..items.len() {
@@ -535,13 +583,8 @@ impl Context {
     /// with the flags of `key`, about to be put in, added.
     fn header_copy(&self, key: Option<&'static dyn ErasedKey>) -> Header {
         let mut header = match &self.entries {
-            Some(t) => t.header.header.clone(),
-            None => Header {
-                forks: false,
-                replays: false,
-                trace: None,
-                request_id: None,
-            },
+            Some(t) => t.header.header.copy(self),
+            None => Header::EMPTY,
         };
         if let Some(key) = key {
             header.forks |= key.forks();
@@ -563,6 +606,19 @@ impl Context {
 
     fn entries(&self) -> &[Item] {
         self.entries.as_ref().map_or(&[], |t| &t.slice)
+    }
+}
+
+/// A scope inside a request reaches the request's signal through the
+/// request's context.
+#[cfg(feature = "cancel")]
+impl crate::budget::Owner for Context {
+    fn budget(&self) -> Option<&Budget> {
+        self.get(&BUDGET)
+    }
+
+    fn clone_owner(&self) -> Box<dyn crate::budget::Owner> {
+        Box::new(self.clone())
     }
 }
 
@@ -798,36 +854,72 @@ mod tests {
     }
 
     #[test]
-    fn a_request_context_with_one_more_value_is_the_general_one() {
+    fn a_request_context_with_a_budget_is_the_general_one() {
         let trace = TraceContext::new_root();
         let id = RequestId::new("r-1").unwrap();
-        for request_id in [None, Some(id.clone())] {
-            let extra = Some(Entry::new(&A, 7));
-            let fast = Context::of_request(trace.clone(), request_id.clone(), extra);
+        let when = std::time::Instant::now();
+        let deadline = |cx: &Context| cx.get(&BUDGET).map(|b| b.deadline);
+        for request_id in [None, Some(id)] {
+            let fast = Context::of_request(
+                trace.clone(),
+                request_id.clone(),
+                Some(Budget::new(Some(when))),
+            );
             let mut general = Context::new()
                 .with(&TRACE_CONTEXT, trace.clone())
-                .with(&A, 7);
+                .with(&BUDGET, Budget::new(Some(when)));
             if let Some(id) = &request_id {
                 general = general.with(&REQUEST_ID, id.clone());
             }
-            assert_eq!(fast.get(&A), Some(&7));
+            assert_eq!(deadline(&fast), Some(Some(when)));
+            assert_eq!(deadline(&general), Some(Some(when)));
             assert_eq!(fast.get(&TRACE_CONTEXT), Some(&trace));
             assert_eq!(fast.get(&REQUEST_ID), request_id.as_ref());
             assert_eq!(fast.len(), general.len());
             assert_eq!(format!("{fast:?}"), format!("{general:?}"));
-            let less = fast.without(&A).with(&B, "b".into());
-            assert_eq!(less.get(&A), None);
+            let less = fast.without(&BUDGET).with(&B, "b".into());
+            assert_eq!(deadline(&less), None);
+            assert!(!less.contains(&BUDGET));
             assert_eq!(less.get(&TRACE_CONTEXT), Some(&trace));
+            assert_eq!(deadline(&fast), Some(Some(when)), "the original keeps it");
         }
-        // A value the header holds goes the general way.
-        let odd = Context::of_request(
-            trace.clone(),
-            None,
-            Some(Entry::new(&REQUEST_ID, id.clone())),
-        );
-        assert_eq!(odd.get(&REQUEST_ID), Some(&id));
-        assert_eq!(odd.get(&TRACE_CONTEXT), Some(&trace));
-        assert_eq!(odd.len(), 2);
+    }
+
+    #[test]
+    fn copies_of_a_table_share_its_budget_and_keep_it_alive() {
+        let when = std::time::Instant::now();
+        let owner = Context::new()
+            .with(&A, 1)
+            .with(&BUDGET, Budget::new(Some(when)));
+        let copy = owner.with(&B, "b".into()).without(&A);
+        let over = Context::new().with(&C, 3).overlaid(&copy);
+        let again = over.with(&A, 2);
+        for cx in [&copy, &over, &again] {
+            let budget = cx.get(&BUDGET).unwrap();
+            assert_eq!(budget.deadline, Some(when));
+            if cfg!(feature = "cancel") {
+                // One budget (its signal and token are one), not a copy.
+                assert!(std::ptr::eq(budget, owner.get(&BUDGET).unwrap()));
+            }
+        }
+        assert_eq!(over.get(&C), Some(&3));
+        // A new budget replaces it in the new table only.
+        let other = again.with(&BUDGET, Budget::new(None));
+        assert_eq!(other.get(&BUDGET).unwrap().deadline, None);
+        assert_eq!(again.get(&BUDGET).unwrap().deadline, Some(when));
+        #[cfg(feature = "cancel")]
+        {
+            // The budget goes when the last table that holds it goes.
+            let budget = owner.get(&BUDGET).unwrap();
+            let token = budget
+                .scope_token
+                .get_or_init(tokio_util::sync::CancellationToken::new)
+                .clone();
+            drop((owner, copy, over, other));
+            assert!(!token.is_cancelled(), "a copy still holds the budget");
+            drop(again);
+            assert!(token.is_cancelled(), "the budget was dropped");
+        }
     }
 
     #[test]

@@ -49,80 +49,37 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::access::in_scope;
-use crate::context::{Context, Entry};
+use crate::budget::Budget;
+#[cfg(feature = "cancel")]
+use crate::budget::Link;
+use crate::context::Context;
 use crate::key::Key;
 use crate::scoped::Scoped;
 #[cfg(feature = "cancel")]
 use crate::signal::Signal;
+use crate::value::BUDGET;
 
-/// The key of a context's deadline (and, with the feature `cancel`, of its
-/// cancellation signal): one value, so that a request's deadline and
-/// cancellation together cost one allocation.
-pub(crate) static BUDGET: Key<Budget> = Key::new("ctx.deadline");
+/// The link to `cx`'s signal, for work inside it.
+#[cfg(feature = "cancel")]
+fn link_to(cx: &Context) -> Link {
+    match cx.get(&BUDGET).map(|b| &b.signal) {
+        Some(Link::Own(_)) => Link::Of(Box::new(cx.clone())),
+        Some(Link::Of(owner)) => Link::Of(owner.clone_owner()),
+        Some(Link::None) | None => Link::None,
+    }
+}
 
-/// What a context knows about its time: the deadline, and the signal that
-/// cancels its work.
-pub(crate) struct Budget {
-    pub(crate) deadline: Option<Instant>,
+/// The budget of a scope inside `cx`'s with `deadline`, the earlier of the
+/// two deadlines, sharing `cx`'s signal.
+fn within_budget(cx: &Context, deadline: Option<Instant>) -> Budget {
+    let outer = cx.get(&BUDGET);
+    #[cfg_attr(not(feature = "cancel"), allow(unused_mut))]
+    let mut budget = Budget::new(earliest(outer.and_then(|b| b.deadline), deadline));
     #[cfg(feature = "cancel")]
-    pub(crate) signal: Link,
-    /// The token of a scope whose deadline is its own (shorter than its
-    /// request's, or outside any request): made at the first ask, with its
-    /// one timer, and cancelled when the budget is dropped, so that asking
-    /// again (`cancelled()` in a loop) neither makes another token nor
-    /// leaves another timer waiting for the deadline.
-    #[cfg(feature = "cancel")]
-    pub(crate) scope_token: std::sync::OnceLock<tokio_util::sync::CancellationToken>,
-}
-
-#[cfg(feature = "cancel")]
-impl Drop for Budget {
-    fn drop(&mut self) {
-        // Nothing holds the scope's context any more: its timer can end.
-        if let Some(token) = self.scope_token.get() {
-            token.cancel();
-        }
+    {
+        budget.signal = link_to(cx);
     }
-}
-
-/// Where a budget's cancellation signal is.
-#[cfg(feature = "cancel")]
-pub(crate) enum Link {
-    /// No signal: nothing cancels this work but its deadline.
-    None,
-    /// The signal of a request, made by the server layer.
-    Own(Signal),
-    /// A scope inside a request (a shorter deadline): the context whose
-    /// budget owns the request's signal. Cloning it is a reference count.
-    Of(Context),
-}
-
-#[cfg(feature = "cancel")]
-impl Link {
-    /// The link to `cx`'s signal, for work inside it.
-    fn to(cx: &Context) -> Link {
-        match cx.get(&BUDGET).map(|b| &b.signal) {
-            Some(Link::Own(_)) => Link::Of(cx.clone()),
-            Some(Link::Of(owner)) => Link::Of(owner.clone()),
-            Some(Link::None) | None => Link::None,
-        }
-    }
-}
-
-impl Budget {
-    /// The budget of a scope inside `cx`'s with `deadline`, the earlier of
-    /// the two deadlines, sharing `cx`'s signal.
-    fn within(cx: &Context, deadline: Option<Instant>) -> Budget {
-        let outer = cx.get(&BUDGET);
-        let deadline = earliest(outer.and_then(|b| b.deadline), deadline);
-        Budget {
-            deadline,
-            #[cfg(feature = "cancel")]
-            signal: Link::to(cx),
-            #[cfg(feature = "cancel")]
-            scope_token: std::sync::OnceLock::new(),
-        }
-    }
+    budget
 }
 
 /// The earlier of two deadlines, where `None` is no deadline at all.
@@ -252,42 +209,41 @@ fn scope<F: Future>(deadline: Option<Instant>, fut: F) -> Scoped<F> {
     Scoped::new(fut, Context::new().with(&ASKED, deadline), |asked| {
         let cx = in_scope();
         let deadline = asked.get(&ASKED).copied().flatten();
-        let budget = Budget::within(&cx, deadline);
+        let budget = within_budget(&cx, deadline);
         cx.with(&BUDGET, budget)
     })
 }
 
-/// The entry a server layer adds to a request's context: the caller's
+/// The budget a server layer puts in a request's context: the caller's
 /// `deadline` (or the surrounding one, if earlier) and, when `cancel`, a
 /// new cancellation signal owned by the request. `None` when there is
 /// neither, so that such a request costs nothing.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
-pub(crate) fn request_entry(
+pub(crate) fn request_budget(
     deadline: Option<Instant>,
     surrounding: &Context,
     cancel: bool,
-) -> Option<Entry> {
+) -> Option<Budget> {
     if deadline.is_none() && !cancel {
         return None;
     }
     let deadline = earliest(surrounding.get(&BUDGET).and_then(|b| b.deadline), deadline);
     #[cfg(not(feature = "cancel"))]
     let _ = cancel;
-    let budget = Budget {
-        deadline,
-        #[cfg(feature = "cancel")]
+    #[cfg_attr(not(feature = "cancel"), allow(unused_mut))]
+    let mut budget = Budget::new(deadline);
+    #[cfg(feature = "cancel")]
+    {
         // Without a signal of its own, the request keeps the surrounding
         // one (an in-process call inside a cancellable request), as it
-        // would with no deadline entry at all.
-        signal: if cancel {
+        // would with no budget at all.
+        budget.signal = if cancel {
             Link::Own(Signal::new())
         } else {
-            Link::to(surrounding)
-        },
-        #[cfg(feature = "cancel")]
-        scope_token: std::sync::OnceLock::new(),
-    };
-    Some(Entry::new(&BUDGET, budget))
+            link_to(surrounding)
+        };
+    }
+    Some(budget)
 }
 
 #[cfg(test)]
@@ -307,20 +263,20 @@ mod tests {
 
     #[test]
     fn a_request_without_deadline_or_signal_adds_nothing() {
-        assert!(request_entry(None, &Context::new(), false).is_none());
+        assert!(request_budget(None, &Context::new(), false).is_none());
         let when = Instant::now();
-        let entry = request_entry(Some(when), &Context::new(), false).unwrap();
-        let cx = Context::new().with_entry(entry);
+        let budget = request_budget(Some(when), &Context::new(), false).unwrap();
+        let cx = Context::new().with(&BUDGET, budget);
         assert_eq!(cx.run(current), Some(when));
     }
 
     #[test]
     fn a_request_keeps_an_earlier_surrounding_deadline() {
         let soon = Instant::now() + Duration::from_secs(1);
-        let surrounding = Context::new().with(&BUDGET, Budget::within(&Context::new(), Some(soon)));
+        let surrounding = Context::new().with(&BUDGET, within_budget(&Context::new(), Some(soon)));
         let later = soon + Duration::from_secs(10);
-        let entry = request_entry(Some(later), &surrounding, false).unwrap();
-        assert_eq!(surrounding.with_entry(entry).run(current), Some(soon));
+        let budget = request_budget(Some(later), &surrounding, false).unwrap();
+        assert_eq!(surrounding.with(&BUDGET, budget).run(current), Some(soon));
     }
 
     #[test]

@@ -196,6 +196,7 @@ pub mod thread;
 mod value;
 mod wrap;
 // 2. The core: deadlines and cancellation, in the context.
+mod budget;
 #[cfg(feature = "cancel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cancel")))]
 pub mod cancel;

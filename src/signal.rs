@@ -7,12 +7,11 @@
 //! deadline, are made only when some work of the request asks for them
 //! (`cancel.rs`): a request whose work never asks costs no allocation here.
 //!
-//! Knows nothing of contexts or deadlines: it is given the deadline when a
-//! token is made.
+//! Knows nothing of contexts, deadlines or runtimes: whoever asks for the
+//! token arms the timer (`cancel.rs`).
 
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
@@ -56,20 +55,20 @@ impl Signal {
                 .is_some_and(CancellationToken::is_cancelled)
     }
 
-    /// The request's token, made on the first call, with a timer that
-    /// cancels it at `deadline`.
-    pub(crate) fn token(&self, deadline: Option<Instant>) -> &CancellationToken {
-        let mut made = false;
+    /// The request's token, made on the first call; `made` is given a newly
+    /// made token of a request not abandoned (to arm its deadline's timer).
+    pub(crate) fn token(&self, made: impl FnOnce(&CancellationToken)) -> &CancellationToken {
+        let mut new = false;
         let token = self.token.get_or_init(|| {
-            made = true;
+            new = true;
             CancellationToken::new()
         });
-        if made {
+        if new {
             fence(Ordering::SeqCst);
             if self.abandoned.load(Ordering::SeqCst) {
                 token.cancel();
-            } else if let Some(deadline) = deadline {
-                cancel_at(token.clone(), deadline);
+            } else {
+                made(token);
             }
         }
         token
@@ -84,31 +83,6 @@ impl Drop for Signal {
     }
 }
 
-/// Cancels `token` at `deadline`: now if it has passed, else from a task on
-/// the current tokio runtime that ends as soon as the token is cancelled
-/// some other way. Outside a runtime there is no timer (readers of the
-/// deadline still see it pass).
-pub(crate) fn cancel_at(token: CancellationToken, deadline: Instant) {
-    if deadline <= Instant::now() {
-        token.cancel();
-        return;
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    // A plain task carrying no request context: on a runtime with ctx's
-    // task hooks a plain spawn would inherit the asker's, and hold it (its
-    // values, and the budget that cancels this token when dropped) until
-    // the deadline.
-    let _unhooked = crate::spawn::unhooked();
-    drop(runtime.spawn(async move {
-        let timer = tokio::time::sleep_until(deadline.into());
-        if token.run_until_cancelled(timer).await.is_some() {
-            token.cancel();
-        }
-    }));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,13 +93,13 @@ mod tests {
         assert!(!s.is_cancelled());
         s.abandon();
         assert!(s.is_cancelled());
-        assert!(s.token(None).is_cancelled());
+        assert!(s.token(|_| ()).is_cancelled());
     }
 
     #[test]
     fn abandoning_cancels_a_token_already_made() {
         let s = Signal::new();
-        let t = s.token(None).clone();
+        let t = s.token(|_| ()).clone();
         assert!(!t.is_cancelled());
         s.abandon();
         assert!(t.is_cancelled());
@@ -134,14 +108,8 @@ mod tests {
     #[test]
     fn dropping_the_signal_cancels_its_token() {
         let s = Signal::new();
-        let t = s.token(None).clone();
+        let t = s.token(|_| ()).clone();
         drop(s);
         assert!(t.is_cancelled());
-    }
-
-    #[test]
-    fn a_passed_deadline_cancels_at_once_without_a_runtime() {
-        let s = Signal::new();
-        assert!(s.token(Some(Instant::now())).is_cancelled());
     }
 }

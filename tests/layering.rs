@@ -34,6 +34,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wrap", 2),
     ("spawn", 2),
     ("thread", 2),
+    ("budget", 2),
     ("deadline", 2),
     ("cancel", 2),
     ("signal", 2),

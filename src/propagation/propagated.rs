@@ -3,10 +3,14 @@
 
 use super::remote::{self, RemoteValues};
 use crate::baggage::{Baggage, BAGGAGE};
+#[cfg(feature = "http")]
+use crate::budget::Budget;
 use crate::call_id::{CallId, CALL_ID};
 use crate::context::Entry;
 use crate::model::RequestId;
 use crate::trace::{TraceContext, TRACE_CONTEXT};
+#[cfg(feature = "http")]
+use crate::value::BUDGET;
 use crate::value::REQUEST_ID;
 use crate::Context;
 
@@ -113,22 +117,22 @@ impl Propagated {
     /// from `cx` rather than inherited, so that a request seeded inside
     /// another request's context (an in-process call, a server started in a
     /// scope) never carries that request's baggage or id. The other values
-    /// of `cx` are kept. `extra`, when given, is one more value of the
-    /// request (its deadline), put in the same table.
+    /// of `cx` are kept. `budget`, when given, is the request's deadline
+    /// and cancellation signal, put in the same table.
     #[cfg(feature = "http")]
     #[inline]
     pub(crate) fn replace_in(
         mut self,
         trace: TraceContext,
         cx: &Context,
-        extra: Option<Entry>,
+        budget: Option<Budget>,
     ) -> Context {
         if cx.is_empty()
             && self.baggage.is_empty()
             && self.call_id.is_none()
             && self.remote.is_empty()
         {
-            return Context::of_request(trace, self.request_id, extra);
+            return Context::of_request(trace, self.request_id, budget);
         }
         self.trace = Some(trace);
         let mut base: Option<Context> = None;
@@ -142,7 +146,8 @@ impl Propagated {
         if self.call_id.is_none() && cx.contains(&CALL_ID) {
             base = Some(base.as_ref().unwrap_or(cx).without(&CALL_ID));
         }
-        self.into_context_with(base.as_ref().unwrap_or(cx), extra)
+        let budget = budget.map(|b| Entry::new(&BUDGET, b));
+        self.into_context_with(base.as_ref().unwrap_or(cx), budget)
     }
 
     /// [`to_context`](Propagated::to_context), moving the fields in.

@@ -9,8 +9,9 @@ use http::Request;
 use super::config::{Config, Recorder};
 use super::echo::Echo;
 use super::trust::Trust;
+use crate::budget::Budget;
 use crate::call_id::{CallId, CALL_ID};
-use crate::context::{Context, Entry};
+use crate::context::Context;
 use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
 use crate::propagation::{
@@ -76,7 +77,7 @@ fn budget<B>(
     headers: &HeaderIndex<'_>,
     req: &Request<B>,
     surrounding: &Context,
-) -> Option<Entry> {
+) -> Option<Budget> {
     #[cfg(feature = "cancel")]
     let cancel = config.cancellation;
     #[cfg(not(feature = "cancel"))]
@@ -87,7 +88,7 @@ fn budget<B>(
     }
     // A timeout too long to add to the clock is no deadline.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    crate::deadline::request_entry(deadline, surrounding, cancel)
+    crate::deadline::request_budget(deadline, surrounding, cancel)
 }
 
 /// Steps 1-3: what the caller sent, and the request's context.
@@ -208,7 +209,7 @@ fn recorded<B>(
     server: TraceContext,
     surrounding: &Context,
     stand_in: bool,
-    budget: Option<Entry>,
+    budget: Option<Budget>,
 ) -> (Context, Box<AccessLog>, TraceContext) {
     let route = Route::of(req);
     let start = RequestStart {

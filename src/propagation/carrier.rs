@@ -133,6 +133,9 @@ pub(super) static KNOWN_HEADERS: [HeaderName; 12] = [
     HeaderName::from_static(super::timeout::X_REQUEST_TIMEOUT_MS),
 ];
 
+/// `grpc-timeout`'s place in [`KNOWN_HEADERS`].
+pub(super) const GRPC_TIMEOUT_AT: usize = 10;
+
 /// `name`'s place in [`KNOWN_HEADERS`].
 pub(super) fn known_index(name: &str) -> Option<usize> {
     Some(match name {
@@ -146,7 +149,7 @@ pub(super) fn known_index(name: &str) -> Option<usize> {
         names::X_B3_SAMPLED => 7,
         names::X_B3_FLAGS => 8,
         names::X_REQUEST_ID => 9,
-        super::timeout::GRPC_TIMEOUT => 10,
+        super::timeout::GRPC_TIMEOUT => GRPC_TIMEOUT_AT,
         super::timeout::X_REQUEST_TIMEOUT_MS => 11,
         _ => return None,
     })

@@ -4,7 +4,28 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::carrier::{known_index as known, Extractor, KNOWN_HEADERS};
+use super::carrier::{known_index as known, Extractor, GRPC_TIMEOUT_AT, KNOWN_HEADERS};
+
+/// A header name, with its place among the names a [`HeaderIndex`] finds
+/// worked out once (when a layer is configured), so that looking it up in
+/// a request's index compares no strings.
+#[derive(Clone, Debug)]
+pub(crate) struct IndexedName {
+    name: HeaderName,
+    known: Option<usize>,
+}
+
+impl IndexedName {
+    pub(crate) fn new(name: HeaderName) -> IndexedName {
+        let known = known(name.as_str());
+        IndexedName { name, known }
+    }
+
+    /// The name itself.
+    pub(crate) fn name(&self) -> &HeaderName {
+        &self.name
+    }
+}
 
 /// A request's headers with the values of every name ctx reads located in
 /// one pass over the map: the propagators then ask for up to ten names,
@@ -34,6 +55,23 @@ impl<'a> HeaderIndex<'a> {
     }
 
     /// The first value of the header `name`.
+    #[inline]
+    pub(crate) fn indexed(&self, name: &IndexedName) -> Option<&'a HeaderValue> {
+        match name.known {
+            Some(i) => self.found[i].0,
+            None if self.map.is_empty() => None,
+            None => self.map.get(&name.name),
+        }
+    }
+
+    /// The first value of `grpc-timeout`.
+    #[inline]
+    pub(crate) fn grpc_timeout(&self) -> Option<&'a HeaderValue> {
+        self.found[GRPC_TIMEOUT_AT].0
+    }
+
+    /// The first value of the header `name`.
+    #[cfg(test)]
     pub(crate) fn value(&self, name: &HeaderName) -> Option<&'a HeaderValue> {
         if self.map.is_empty() {
             return None;
@@ -109,6 +147,17 @@ mod tests {
         assert_eq!(index.value(&id), map.get(&id));
         let custom = HeaderName::from_static("x-custom");
         assert_eq!(index.value(&custom), map.get(&custom));
+        for name in KNOWN_HEADERS.iter().cloned().chain([id, custom]) {
+            let indexed = IndexedName::new(name.clone());
+            assert_eq!(index.indexed(&indexed), map.get(&name), "{name}");
+        }
+        assert_eq!(index.grpc_timeout(), None);
+        let timed = header_map(&[("grpc-timeout", "5S"), ("x-custom", "c")]);
+        let timed_index = HeaderIndex::new(&timed);
+        assert_eq!(
+            timed_index.grpc_timeout().map(HeaderValue::as_bytes),
+            Some(&b"5S"[..])
+        );
         // The propagators read the same context through either.
         let p = Propagators::new();
         assert_eq!(p.extract(&index), p.extract(&map));

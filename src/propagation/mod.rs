@@ -89,8 +89,8 @@ pub use crate::model::RequestId;
 pub use crate::value::REQUEST_ID;
 
 #[cfg(feature = "http")]
-pub(crate) use self::index::HeaderIndex;
+pub(crate) use self::index::{HeaderIndex, IndexedName};
 #[cfg(feature = "http")]
 pub(crate) use self::propagators::default_propagators;
 #[cfg(feature = "http")]
-pub(crate) use self::timeout::{inject_deadline, is_grpc, GRPC_TIMEOUT_NAME};
+pub(crate) use self::timeout::{inject_deadline, is_grpc};

@@ -9,7 +9,9 @@ use tracing::Level;
 
 use super::trust::Trust;
 use crate::http::record::SpanRecorder;
-use crate::propagation::{B3Propagator, BaggagePropagator, Propagators, TraceContextPropagator};
+use crate::propagation::{
+    B3Propagator, BaggagePropagator, IndexedName, Propagators, TraceContextPropagator,
+};
 
 /// Settings shared by every clone of a layer and its services (what they
 /// make of a request: `seed.rs`).
@@ -18,13 +20,13 @@ pub(super) struct Config {
     pub(super) propagators: Propagators,
     pub(super) trust: Trust,
     pub(super) echo_traceparent: bool,
-    pub(super) request_id_header: Option<HeaderName>,
+    pub(super) request_id_header: Option<IndexedName>,
     pub(super) access_log: Option<Level>,
     pub(super) recorder: Option<Recorder>,
     /// Read `grpc-timeout` on gRPC requests.
     pub(super) deadline: bool,
     /// The plain-HTTP header of milliseconds to read a deadline from.
-    pub(super) deadline_header: Option<HeaderName>,
+    pub(super) deadline_header: Option<IndexedName>,
     /// Give each request a cancellation signal.
     #[cfg(feature = "cancel")]
     pub(super) cancellation: bool,
@@ -52,7 +54,7 @@ impl Default for Config {
                 .with(B3Propagator::new()),
             trust: Trust::Inbound,
             echo_traceparent: true,
-            request_id_header: Some(HeaderName::from_static("x-request-id")),
+            request_id_header: Some(IndexedName::new(HeaderName::from_static("x-request-id"))),
             access_log: Some(Level::INFO),
             recorder: None,
             deadline: true,

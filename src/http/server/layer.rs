@@ -10,7 +10,7 @@ use super::config::{Config, Recorder};
 use super::service::ContextService;
 use super::trust::Trust;
 use crate::http::record::SpanRecorder;
-use crate::propagation::Propagators;
+use crate::propagation::{IndexedName, Propagators};
 
 /// A tower [`Layer`] that gives every request its own
 /// [`Context`](crate::Context), seeded from the request's headers.
@@ -252,7 +252,7 @@ impl ContextLayer {
     /// Sets the request-id header, read from the request and echoed in the
     /// response; `None` turns both off. Default: `x-request-id`.
     pub fn request_id_header(self, name: Option<HeaderName>) -> ContextLayer {
-        self.config(|c| c.request_id_header = name)
+        self.config(|c| c.request_id_header = name.map(IndexedName::new))
     }
 
     /// Sets the access log's level; `None` turns it off. Default:
@@ -298,7 +298,7 @@ impl ContextLayer {
     /// # }
     /// ```
     pub fn deadline_header(self, name: Option<HeaderName>) -> ContextLayer {
-        self.config(|c| c.deadline_header = name)
+        self.config(|c| c.deadline_header = name.map(IndexedName::new))
     }
 
     /// Sets whether each request gets a cancellation signal

@@ -33,7 +33,7 @@ fn read_request_id(
 ) -> Option<HeaderValue> {
     let name = config.request_id_header.as_ref()?;
     if inbound.request_id.is_none() {
-        let value = headers.value(name)?;
+        let value = headers.indexed(name)?;
         inbound.request_id = RequestId::parse(value.as_bytes());
         if inbound.request_id.as_ref()?.as_str().len() == value.len() {
             return Some(value.clone());
@@ -53,14 +53,14 @@ fn read_timeout<B>(
 ) -> Option<Duration> {
     let grpc = config
         .deadline
-        .then(|| headers.value(&crate::propagation::GRPC_TIMEOUT_NAME))
+        .then(|| headers.grpc_timeout())
         .flatten()
         .filter(|_| crate::propagation::is_grpc(req.headers()))
         .and_then(|v| parse_grpc_timeout(v.as_bytes()));
     let plain = config
         .deadline_header
         .as_ref()
-        .and_then(|name| headers.value(name))
+        .and_then(|name| headers.indexed(name))
         .and_then(|v| parse_timeout_ms(v.as_bytes()));
     match (grpc, plain) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -155,7 +155,7 @@ pub(super) fn seed<B>(
         traceparent: TraceParent::from(&server),
         echo_traceparent: config.echo_traceparent,
         request_id: request_id_header,
-        request_id_header: config.request_id_header.clone(),
+        request_id_header: config.request_id_header.as_ref().map(|n| n.name().clone()),
     };
     // The record (a clock read, copies) only when a subscriber wants the
     // event or a recorder the request's end.

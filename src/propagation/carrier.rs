@@ -118,41 +118,71 @@ fn known_header(name: &str) -> Option<&'static HeaderName> {
 
 /// Every header name ctx reads or writes (the propagators', `grpc-timeout`
 /// and the plain-HTTP timeout header), in the order of [`known_index`].
+const KNOWN_NAMES: [&str; 12] = [
+    names::TRACEPARENT,
+    names::TRACESTATE,
+    names::BAGGAGE,
+    names::B3,
+    names::X_B3_TRACE_ID,
+    names::X_B3_SPAN_ID,
+    names::X_B3_PARENT_SPAN_ID,
+    names::X_B3_SAMPLED,
+    names::X_B3_FLAGS,
+    names::X_REQUEST_ID,
+    super::timeout::GRPC_TIMEOUT,
+    super::timeout::X_REQUEST_TIMEOUT_MS,
+];
+
+/// [`KNOWN_NAMES`] as `HeaderName`s, in the same order.
 pub(super) static KNOWN_HEADERS: [HeaderName; 12] = [
-    HeaderName::from_static(names::TRACEPARENT),
-    HeaderName::from_static(names::TRACESTATE),
-    HeaderName::from_static(names::BAGGAGE),
-    HeaderName::from_static(names::B3),
-    HeaderName::from_static(names::X_B3_TRACE_ID),
-    HeaderName::from_static(names::X_B3_SPAN_ID),
-    HeaderName::from_static(names::X_B3_PARENT_SPAN_ID),
-    HeaderName::from_static(names::X_B3_SAMPLED),
-    HeaderName::from_static(names::X_B3_FLAGS),
-    HeaderName::from_static(names::X_REQUEST_ID),
-    HeaderName::from_static(super::timeout::GRPC_TIMEOUT),
-    HeaderName::from_static(super::timeout::X_REQUEST_TIMEOUT_MS),
+    HeaderName::from_static(KNOWN_NAMES[0]),
+    HeaderName::from_static(KNOWN_NAMES[1]),
+    HeaderName::from_static(KNOWN_NAMES[2]),
+    HeaderName::from_static(KNOWN_NAMES[3]),
+    HeaderName::from_static(KNOWN_NAMES[4]),
+    HeaderName::from_static(KNOWN_NAMES[5]),
+    HeaderName::from_static(KNOWN_NAMES[6]),
+    HeaderName::from_static(KNOWN_NAMES[7]),
+    HeaderName::from_static(KNOWN_NAMES[8]),
+    HeaderName::from_static(KNOWN_NAMES[9]),
+    HeaderName::from_static(KNOWN_NAMES[10]),
+    HeaderName::from_static(KNOWN_NAMES[11]),
 ];
 
 /// `grpc-timeout`'s place in [`KNOWN_HEADERS`].
 pub(super) const GRPC_TIMEOUT_AT: usize = 10;
 
-/// `name`'s place in [`KNOWN_HEADERS`].
+/// `name`'s place in [`KNOWN_HEADERS`] (names are matched exactly, as
+/// `HeaderName`s hold them: lowercase).
+///
+/// Called for every header of every request (the index's pass) and for
+/// every name a propagator asks for, so it compares one string at most:
+/// the length, and for lengths that several names share one byte where
+/// they differ, pick the only candidate.
+#[inline]
 pub(super) fn known_index(name: &str) -> Option<usize> {
-    Some(match name {
-        names::TRACEPARENT => 0,
-        names::TRACESTATE => 1,
-        names::BAGGAGE => 2,
-        names::B3 => 3,
-        names::X_B3_TRACE_ID => 4,
-        names::X_B3_SPAN_ID => 5,
-        names::X_B3_PARENT_SPAN_ID => 6,
-        names::X_B3_SAMPLED => 7,
-        names::X_B3_FLAGS => 8,
-        names::X_REQUEST_ID => 9,
-        super::timeout::GRPC_TIMEOUT => GRPC_TIMEOUT_AT,
-        super::timeout::X_REQUEST_TIMEOUT_MS => 11,
-        _ => return None,
-    })
+    // Each arm compares with a constant, which compiles to a few loads
+    // instead of a call to `memcmp`.
+    let is = |i: usize, known: &str| (name == known).then_some(i);
+    let b = name.as_bytes();
+    match b.len() {
+        2 => is(3, names::B3),
+        7 => is(2, names::BAGGAGE),
+        10 if b[0] == b't' => is(1, names::TRACESTATE),
+        10 => is(8, names::X_B3_FLAGS),
+        11 if b[0] == b't' => is(0, names::TRACEPARENT),
+        11 => is(5, names::X_B3_SPAN_ID),
+        12 => match b[6] {
+            b'r' => is(4, names::X_B3_TRACE_ID),
+            b'a' => is(7, names::X_B3_SAMPLED),
+            b'e' => is(9, names::X_REQUEST_ID),
+            b'i' => is(GRPC_TIMEOUT_AT, super::timeout::GRPC_TIMEOUT),
+            _ => None,
+        },
+        17 => is(6, names::X_B3_PARENT_SPAN_ID),
+        20 => is(11, super::timeout::X_REQUEST_TIMEOUT_MS),
+        _ => None,
+    }
 }
 
 impl Injector for HeaderMap {
@@ -336,6 +366,37 @@ pub(crate) fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_index_agrees_with_a_search_of_the_names() {
+        let search = |name: &str| KNOWN_NAMES.iter().position(|k| *k == name);
+        let mut tried = vec![
+            String::new(),
+            "host".to_owned(),
+            "content-type".to_owned(),
+            "TRACEPARENT".to_owned(),
+            "x-request-ix".to_owned(),
+        ];
+        // Every known name with any one byte changed, cut short or grown.
+        for name in KNOWN_NAMES {
+            tried.push(format!("{name}x"));
+            tried.push(name[..name.len() - 1].to_owned());
+            for at in 0..name.len() {
+                for b in [b'a', b'e', b'i', b'r', b't', b'x', b'-', b'3'] {
+                    let mut bytes = name.as_bytes().to_vec();
+                    bytes[at] = b;
+                    tried.push(String::from_utf8(bytes).unwrap());
+                }
+            }
+        }
+        for name in &tried {
+            assert_eq!(known_index(name), search(name), "{name:?}");
+        }
+        for (i, name) in KNOWN_NAMES.iter().enumerate() {
+            assert_eq!(KNOWN_HEADERS[i].as_str(), *name);
+            assert_eq!(known_index(name), Some(i));
+        }
+    }
 
     #[test]
     fn known_names_are_all_found() {

@@ -92,14 +92,22 @@ fn frame() -> Bytes {
 }
 
 fn grpc_request(frame: &Bytes) -> http::Request<Body> {
-    http::Request::builder()
+    grpc_request_timed(frame, false)
+}
+
+/// The call, with a `grpc-timeout` of 30 seconds in its metadata if `timed`
+/// (as a tonic client with a timeout sends it).
+fn grpc_request_timed(frame: &Bytes, timed: bool) -> http::Request<Body> {
+    let mut req = http::Request::builder()
         .method(http::Method::POST)
         .uri(PATH)
         .header(http::header::CONTENT_TYPE, "application/grpc")
         .header(http::header::TE, "trailers")
-        .header("traceparent", TRACEPARENT)
-        .body(Body::new(Full::new(frame.clone())))
-        .unwrap()
+        .header("traceparent", TRACEPARENT);
+    if timed {
+        req = req.header("grpc-timeout", http::HeaderValue::from_static("30S"));
+    }
+    req.body(Body::new(Full::new(frame.clone()))).unwrap()
 }
 
 /// Reads a response body to its end, trailers included; returns the
@@ -268,7 +276,10 @@ fn loopback(c: &mut Criterion) {
 /// `bare`, `ctx` (a gRPC call, no subscriber), `tower_http` (the same
 /// through `TraceLayer::new_for_grpc()`), `ctx_logged` (a gRPC call,
 /// the access log on) and `plain_logged` (a plain HTTP request through
-/// the layer, the access log on).
+/// the layer, the access log on); and calls carrying `grpc-timeout: 30S`:
+/// `bare_timed`, `ctx_timed_off` (the layer with deadline reading off),
+/// `ctx_timed` (reading it, the default) and, with feature `cancel`,
+/// `ctx_timed_cancel` (and cancellation on).
 fn count(spec: &str) {
     let (case, n) = spec.split_once(':').expect("CTX_GRPC_COUNT=<case>:<n>");
     let n: u64 = n.parse().expect("a count");
@@ -280,6 +291,12 @@ fn count(spec: &str) {
     let grpc = ContextLayer::new().layer(Echo);
     let plain = ContextLayer::new().layer(tower::service_fn(hello));
     let tower_http = TraceLayer::new_for_grpc().layer(Echo);
+    let timed_off = ContextLayer::new().deadline(false).layer(Echo);
+    let timed = ContextLayer::new().layer(Echo);
+    #[cfg(feature = "cancel")]
+    let timed_cancel = ContextLayer::new().cancellation(true).layer(Echo);
+    #[cfg(not(feature = "cancel"))]
+    let timed_cancel = ContextLayer::new().layer(Echo);
     let mut total = 0;
     for _ in 0..n {
         total += rt.block_on(async {
@@ -303,6 +320,21 @@ fn count(spec: &str) {
                         .oneshot(grpc_request(&frame))
                         .await
                         .unwrap();
+                    drain(res.into_body()).await
+                }
+                "bare_timed" => {
+                    let res = Echo.oneshot(grpc_request_timed(&frame, true)).await;
+                    drain(res.unwrap().into_body()).await
+                }
+                "ctx_timed_off" | "ctx_timed" | "ctx_timed_cancel" => {
+                    let svc = match case {
+                        "ctx_timed_off" => &timed_off,
+                        "ctx_timed" => &timed,
+                        _ if cfg!(feature = "cancel") => &timed_cancel,
+                        _ => panic!("ctx_timed_cancel needs feature `cancel`"),
+                    };
+                    let req = grpc_request_timed(&frame, true);
+                    let res = svc.clone().oneshot(req).await.unwrap();
                     drain(res.into_body()).await
                 }
                 "plain_logged" => {

@@ -391,36 +391,18 @@ impl Context {
                 entries: table(header, items[..len].iter().cloned()),
             };
         };
-        let mut items = [
-            Some(named(&TRACE_CONTEXT)),
-            request_id.is_some().then(|| named(&REQUEST_ID)),
-            Some(named(&BUDGET)),
-        ];
+        let mut items = [named(&TRACE_CONTEXT), named(&BUDGET), named(&REQUEST_ID)];
+        let len = 2 + usize::from(request_id.is_some());
+        // Sorted by key: an insertion sort of two or three.
+        items[..len].sort_unstable_by_key(|i| key_addr(i.key));
         let header = Header {
             trace: Some(trace),
             request_id,
             budget: Some(Held::Own(budget)),
             ..Header::EMPTY
         };
-        // Sorted by key, the absent ones last: an insertion sort of three.
-        let rank = |i: &Option<Item>| i.as_ref().map_or(usize::MAX, |i| key_addr(i.key));
-        for i in 1..items.len() {
-            let mut j = i;
-            while j > 0 && rank(&items[j - 1]) > rank(&items[j]) {
-                items.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-        let len = items.iter().flatten().count();
         Context {
-            entries: table(
-                header,
-                Present {
-                    items,
-                    next: 0,
-                    left: len,
-                },
-            ),
+            entries: table(header, items[..len].iter().cloned()),
         }
     }
 
@@ -763,30 +745,6 @@ impl Iterator for Without<'_> {
 }
 
 impl ExactSizeIterator for Without<'_> {}
-
-/// The items present in a sorted array of optional ones (the absent last).
-struct Present<const N: usize> {
-    items: [Option<Item>; N],
-    next: usize,
-    left: usize,
-}
-
-impl<const N: usize> Iterator for Present<N> {
-    type Item = Item;
-
-    fn next(&mut self) -> Option<Item> {
-        let item = self.items.get_mut(self.next)?.take()?;
-        self.next += 1;
-        self.left -= 1;
-        Some(item)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<const N: usize> ExactSizeIterator for Present<N> {}
 
 fn position(entries: &[Item], key: &'static dyn ErasedKey) -> Result<usize, usize> {
     let wanted = key_addr(key);

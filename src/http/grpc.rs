@@ -18,8 +18,10 @@
 //! Nothing here allocates: the service and the method are slices of the
 //! request's path, read when the log line is written.
 
-use http::header::{HeaderMap, HeaderName, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName};
 use http::Uri;
+
+pub(crate) use crate::propagation::is_grpc;
 
 /// A gRPC call the layer serves: where it went, and its status once the
 /// response said it.
@@ -67,24 +69,6 @@ impl Rpc {
     }
 }
 
-/// Whether `headers` say the request is a gRPC call: a `content-type` of
-/// `application/grpc`, alone or followed by `+` and a codec name or by
-/// parameters (`;`), in any letter case. gRPC-Web (`application/grpc-web`)
-/// is not: its status travels in the body, not in trailers.
-pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| is_grpc_content_type(v.as_bytes()))
-}
-
-fn is_grpc_content_type(v: &[u8]) -> bool {
-    const GRPC: &[u8] = b"application/grpc";
-    if v.len() < GRPC.len() || !v[..GRPC.len()].eq_ignore_ascii_case(GRPC) {
-        return false;
-    }
-    matches!(v.get(GRPC.len()), None | Some(b'+' | b';'))
-}
-
 /// Splits a gRPC path, `/{service}/{method}`, into its two parts; `None`
 /// when the path has another form (no leading `/`, an empty part, more
 /// than two parts).
@@ -127,7 +111,10 @@ pub(crate) fn is_server_error(code: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use http::header::CONTENT_TYPE;
+
     use super::*;
+    use crate::propagation::is_grpc_content_type;
 
     #[test]
     fn content_types() {

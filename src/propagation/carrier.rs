@@ -116,9 +116,10 @@ fn known_header(name: &str) -> Option<&'static HeaderName> {
     known_index(name).map(|i| &KNOWN_HEADERS[i])
 }
 
-/// Every header name ctx reads or writes (the propagators', `grpc-timeout`
-/// and the plain-HTTP timeout header), in the order of [`known_index`].
-const KNOWN_NAMES: [&str; 12] = [
+/// Every header name ctx reads or writes (the propagators', `grpc-timeout`,
+/// the plain-HTTP timeout header, and `content-type`, which says whether a
+/// request is a gRPC call), in the order of [`known_index`].
+const KNOWN_NAMES: [&str; 13] = [
     names::TRACEPARENT,
     names::TRACESTATE,
     names::BAGGAGE,
@@ -131,10 +132,11 @@ const KNOWN_NAMES: [&str; 12] = [
     names::X_REQUEST_ID,
     super::timeout::GRPC_TIMEOUT,
     super::timeout::X_REQUEST_TIMEOUT_MS,
+    "content-type",
 ];
 
 /// [`KNOWN_NAMES`] as `HeaderName`s, in the same order.
-pub(super) static KNOWN_HEADERS: [HeaderName; 12] = [
+pub(super) static KNOWN_HEADERS: [HeaderName; 13] = [
     HeaderName::from_static(KNOWN_NAMES[0]),
     HeaderName::from_static(KNOWN_NAMES[1]),
     HeaderName::from_static(KNOWN_NAMES[2]),
@@ -147,10 +149,14 @@ pub(super) static KNOWN_HEADERS: [HeaderName; 12] = [
     HeaderName::from_static(KNOWN_NAMES[9]),
     HeaderName::from_static(KNOWN_NAMES[10]),
     HeaderName::from_static(KNOWN_NAMES[11]),
+    HeaderName::from_static(KNOWN_NAMES[12]),
 ];
 
 /// `grpc-timeout`'s place in [`KNOWN_HEADERS`].
 pub(super) const GRPC_TIMEOUT_AT: usize = 10;
+
+/// `content-type`'s place in [`KNOWN_HEADERS`].
+pub(super) const CONTENT_TYPE_AT: usize = 12;
 
 /// `name`'s place in [`KNOWN_HEADERS`] (names are matched exactly, as
 /// `HeaderName`s hold them: lowercase).
@@ -177,6 +183,7 @@ pub(super) fn known_index(name: &str) -> Option<usize> {
             b'a' => is(7, names::X_B3_SAMPLED),
             b'e' => is(9, names::X_REQUEST_ID),
             b'i' => is(GRPC_TIMEOUT_AT, super::timeout::GRPC_TIMEOUT),
+            b't' => is(CONTENT_TYPE_AT, KNOWN_NAMES[CONTENT_TYPE_AT]),
             _ => None,
         },
         17 => is(6, names::X_B3_PARENT_SPAN_ID),

@@ -4,7 +4,9 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::carrier::{known_index as known, Extractor, GRPC_TIMEOUT_AT, KNOWN_HEADERS};
+use super::carrier::{
+    known_index as known, Extractor, CONTENT_TYPE_AT, GRPC_TIMEOUT_AT, KNOWN_HEADERS,
+};
 
 /// A header name, with its place among the names a [`HeaderIndex`] finds
 /// worked out once (when a layer is configured), so that looking it up in
@@ -68,6 +70,12 @@ impl<'a> HeaderIndex<'a> {
     #[inline]
     pub(crate) fn grpc_timeout(&self) -> Option<&'a HeaderValue> {
         self.found[GRPC_TIMEOUT_AT].0
+    }
+
+    /// The first value of `content-type`.
+    #[inline]
+    pub(crate) fn content_type(&self) -> Option<&'a HeaderValue> {
+        self.found[CONTENT_TYPE_AT].0
     }
 
     /// The first value of the header `name`.
@@ -152,11 +160,20 @@ mod tests {
             assert_eq!(index.indexed(&indexed), map.get(&name), "{name}");
         }
         assert_eq!(index.grpc_timeout(), None);
-        let timed = header_map(&[("grpc-timeout", "5S"), ("x-custom", "c")]);
+        assert_eq!(index.content_type(), None);
+        let timed = header_map(&[
+            ("content-type", "application/grpc"),
+            ("grpc-timeout", "5S"),
+            ("x-custom", "c"),
+        ]);
         let timed_index = HeaderIndex::new(&timed);
         assert_eq!(
             timed_index.grpc_timeout().map(HeaderValue::as_bytes),
             Some(&b"5S"[..])
+        );
+        assert_eq!(
+            timed_index.content_type().map(HeaderValue::as_bytes),
+            Some(&b"application/grpc"[..])
         );
         // The propagators read the same context through either.
         let p = Propagators::new();

@@ -93,4 +93,4 @@ pub(crate) use self::index::{HeaderIndex, IndexedName};
 #[cfg(feature = "http")]
 pub(crate) use self::propagators::default_propagators;
 #[cfg(feature = "http")]
-pub(crate) use self::timeout::{inject_deadline, is_grpc};
+pub(crate) use self::timeout::{inject_deadline, is_grpc, is_grpc_content_type};

@@ -60,9 +60,17 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
         return None;
     }
     let n = parse_digits(digits)?;
-    let (_, per) = UNITS.iter().find(|(u, _)| *u == unit)?;
-    // 8 digits times an hour is far inside `Duration`'s range.
-    per.checked_mul(u32::try_from(n).ok()?)
+    // The units of `UNITS`, matched directly (this runs on every gRPC
+    // call with a deadline). 8 digits of hours fit in a `u64` of seconds.
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 /// Formats `timeout` as a `grpc-timeout` value: the finest unit whose value
@@ -174,16 +182,25 @@ pub fn format_timeout_ms(timeout: Duration) -> http::HeaderValue {
         .unwrap_or_else(|_| http::HeaderValue::from_static("0"))
 }
 
-/// Whether `headers` are a gRPC request's: a `content-type` of
-/// `application/grpc`, alone or with a `+format` or `;parameters`.
+/// Whether `headers` say the request is a gRPC call (see
+/// [`is_grpc_content_type`]).
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers.get(http::header::CONTENT_TYPE).is_some_and(|v| {
-        let v = v.as_bytes();
-        v.len() >= 16
-            && v[..16].eq_ignore_ascii_case(b"application/grpc")
-            && matches!(v.get(16), None | Some(b'+' | b';'))
-    })
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| is_grpc_content_type(v.as_bytes()))
+}
+
+/// Whether a `content-type` is a gRPC call's: `application/grpc`, alone or
+/// followed by `+` and a codec name or by parameters (`;`), in any letter
+/// case. gRPC-Web (`application/grpc-web`) is not: its status travels in
+/// the body, not in trailers.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn is_grpc_content_type(v: &[u8]) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    v.len() >= GRPC.len()
+        && v[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+        && matches!(v.get(GRPC.len()), None | Some(b'+' | b';'))
 }
 
 /// Puts the time left before the current deadline on an outbound request:
@@ -290,6 +307,16 @@ mod tests {
         ];
         for (input, expected, why) in cases {
             assert_eq!(parse_grpc_timeout(input), *expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn grpc_timeout_parses_every_unit_as_formatting_does() {
+        for (unit, per) in UNITS {
+            for n in [0u32, 1, 7, 99_999_999] {
+                let text = format!("{n}{}", unit as char);
+                assert_eq!(parse_grpc_timeout(text.as_bytes()), Some(per * n), "{text}");
+            }
         }
     }
 

@@ -15,8 +15,8 @@ use crate::context::Context;
 use crate::http::access_log::{self, AccessLog, Recorded, Route};
 use crate::http::record::RequestStart;
 use crate::propagation::{
-    parse_grpc_timeout, parse_timeout_ms, HeaderIndex, Propagated, RequestId, TraceParent,
-    REQUEST_ID,
+    is_grpc_content_type, parse_grpc_timeout, parse_timeout_ms, HeaderIndex, Propagated, RequestId,
+    TraceParent, REQUEST_ID,
 };
 use crate::slot::scope_is_own;
 use crate::trace::{TraceContext, TraceId, TRACE_CONTEXT};
@@ -46,16 +46,17 @@ fn read_request_id(
 /// plain-HTTP header, the shorter of the two. Malformed values are
 /// ignored. (The index finds `grpc-timeout` in its one pass: a request
 /// without it pays no lookup.)
-fn read_timeout<B>(
-    config: &Config,
-    headers: &HeaderIndex<'_>,
-    req: &Request<B>,
-) -> Option<Duration> {
+#[inline]
+fn read_timeout(config: &Config, headers: &HeaderIndex<'_>) -> Option<Duration> {
     let grpc = config
         .deadline
         .then(|| headers.grpc_timeout())
         .flatten()
-        .filter(|_| crate::propagation::is_grpc(req.headers()))
+        .filter(|_| {
+            headers
+                .content_type()
+                .is_some_and(|v| is_grpc_content_type(v.as_bytes()))
+        })
         .and_then(|v| parse_grpc_timeout(v.as_bytes()));
     let plain = config
         .deadline_header
@@ -72,17 +73,12 @@ fn read_timeout<B>(
 /// when it has neither (no deadline came, cancellation off or compiled
 /// out), which costs nothing.
 #[inline]
-fn budget<B>(
-    config: &Config,
-    headers: &HeaderIndex<'_>,
-    req: &Request<B>,
-    surrounding: &Context,
-) -> Option<Budget> {
+fn budget(config: &Config, headers: &HeaderIndex<'_>, surrounding: &Context) -> Option<Budget> {
     #[cfg(feature = "cancel")]
     let cancel = config.cancellation;
     #[cfg(not(feature = "cancel"))]
     let cancel = false;
-    let timeout = read_timeout(config, headers, req);
+    let timeout = read_timeout(config, headers);
     if timeout.is_none() && !cancel {
         return None;
     }
@@ -113,7 +109,7 @@ pub(super) fn seed<B>(
     }
     // The context the service is called in (empty under `axum::serve`).
     let surrounding = Context::current();
-    let budget = budget(config, &headers, req, &surrounding);
+    let budget = budget(config, &headers, &surrounding);
     let server = match &inbound.trace {
         Some(caller) => caller.child(),
         // No caller's span (or none trusted): the service is called

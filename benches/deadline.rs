@@ -16,9 +16,10 @@
 //!   is the cost of the feature on vs off for one request.
 //!
 //! Run with `cargo bench --features cancel,axum --bench deadline`; the summary
-//! prints each case's time and the layer's added cost with deadline and
-//! cancellation over its added cost without, from interleaved runs (every
-//! case's batches alternated round by round).
+//! prints each case's time and, from interleaved runs (every case's batches
+//! alternated round by round), what deadline and cancellation add (over
+//! `layer_sent`, or with the layer over `bare_sent`) divided by the layer's
+//! added cost (`layer` over `bare`).
 
 #[path = "support/stats.rs"]
 mod stats;
@@ -160,8 +161,12 @@ fn main() {
     // deadline header, over `bare_sent` for those with one.
     let at = |name: &str| names.iter().position(|n| *n == name).unwrap();
     let added = |case: &str, base: &str, r: usize| times[at(case)][r] - times[at(base)][r];
+    // `x over layer_sent`: the feature on vs off for the same request.
     for (case, base) in [
         ("layer_reading", "bare"),
+        ("layer_sent", "bare_sent"),
+        ("deadline", "layer_sent"),
+        ("deadline_cancel", "layer_sent"),
         ("deadline", "bare_sent"),
         ("deadline_cancel", "bare_sent"),
         ("deadline_cancel_asked", "bare_sent"),

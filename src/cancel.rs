@@ -25,11 +25,11 @@
 //!
 //! # Cost
 //!
-//! The signal lives in the same context value as the deadline: one
-//! allocation per request for both (none for the server layer's requests
-//! while cancellation is off and no deadline came). The token is made on the first ask,
-//! and a timer task for the deadline only then, and only when there is a
-//! deadline. Work that never asks costs nothing more.
+//! The signal lives with the deadline in the header of the request's
+//! context table: neither costs the server layer's requests an allocation
+//! of its own. The token is made on the first ask, and a timer task for
+//! the deadline only then, and only when there is a deadline. Work that
+//! never asks costs nothing more.
 //!
 //! # Examples
 //!

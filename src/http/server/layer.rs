@@ -153,9 +153,9 @@ use crate::propagation::{IndexedName, Propagators};
 /// each request also gets a cancellation signal (`ctx::cancel`), fired when
 /// its deadline passes or when the response future is dropped before the
 /// service answered (the client went away, a timeout further out gave up).
-/// It costs one allocation per request (shared with the deadline's, when
-/// one came); its token, and the timer for the deadline, are made only if
-/// the request's work asks for them.
+/// It costs no allocation of its own (it lives in the request's context
+/// table, with the deadline); its token, and the timer for the deadline,
+/// are made only if the request's work asks for them.
 ///
 /// # With axum
 ///
@@ -302,8 +302,8 @@ impl ContextLayer {
     }
 
     /// Sets whether each request gets a cancellation signal
-    /// ([`ctx::cancel`](crate::cancel)). Default: `false` (opt-in: the
-    /// signal costs one allocation per request).
+    /// ([`ctx::cancel`](crate::cancel)). Default: `false` (opt-in: with
+    /// it, dropping a response future cancels that request's work).
     ///
     /// # Examples
     ///

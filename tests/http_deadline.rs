@@ -491,3 +491,39 @@ async fn a_request_whose_work_never_asks_is_never_cancelled_and_releases_everyth
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[test]
+fn a_server_driven_inside_a_scope_with_a_deadline_gives_each_request_its_own() {
+    // `cx.run(|| rt.block_on(..))` polls the server's plain connection tasks
+    // under `cx`: its deadline is not theirs, or every request would end
+    // by it whatever its caller sent.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cx = rt.block_on(ctx::deadline::within(Duration::from_millis(500), async {
+        ctx::Context::current()
+    }));
+    assert!(cx.run(ctx::deadline::current).is_some());
+    let bodies = cx.run(|| {
+        rt.block_on(async {
+            let router = Router::new().route("/", get(|| async { left_ms() })).layer(
+                ContextLayer::new()
+                    .deadline_header(Some(timeout_header()))
+                    .cancellation(true),
+            );
+            let addr = serve(router).await;
+            let c = client();
+            let uri = format!("http://{addr}/");
+            let (_, sent) = fetch(&c, uri.clone(), &[("x-request-timeout-ms", "60000")]).await;
+            let (_, none) = fetch(&c, uri, &[]).await;
+            (sent, none)
+        })
+    });
+    let sent: u64 = bodies.0.parse().unwrap();
+    assert!(
+        sent > 30_000,
+        "the caller's 60 s, not the scope's 0.5 s: {bodies:?}"
+    );
+    assert_eq!(bodies.1, "-", "no deadline sent: none: {bodies:?}");
+}

@@ -84,6 +84,17 @@ fn budget(config: &Config, headers: &HeaderIndex<'_>, surrounding: &Context) -> 
     }
     // A timeout too long to add to the clock is no deadline.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    // Only the deadline and signal of this task's own scope (an in-process
+    // call inside a request): a runtime driven inside `cx.run(..)` polls
+    // every connection task under `cx`, and those requests must not end
+    // by its deadline or share its signal.
+    let empty;
+    let surrounding = if scope_is_own() {
+        surrounding
+    } else {
+        empty = Context::new();
+        &empty
+    };
     crate::deadline::request_budget(deadline, surrounding, cancel)
 }
 

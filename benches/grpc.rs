@@ -295,8 +295,6 @@ fn count(spec: &str) {
     let timed = ContextLayer::new().layer(Echo);
     #[cfg(feature = "cancel")]
     let timed_cancel = ContextLayer::new().cancellation(true).layer(Echo);
-    #[cfg(not(feature = "cancel"))]
-    let timed_cancel = ContextLayer::new().layer(Echo);
     let mut total = 0;
     for _ in 0..n {
         total += rt.block_on(async {
@@ -330,7 +328,9 @@ fn count(spec: &str) {
                     let svc = match case {
                         "ctx_timed_off" => &timed_off,
                         "ctx_timed" => &timed,
-                        _ if cfg!(feature = "cancel") => &timed_cancel,
+                        #[cfg(feature = "cancel")]
+                        _ => &timed_cancel,
+                        #[cfg(not(feature = "cancel"))]
                         _ => panic!("ctx_timed_cancel needs feature `cancel`"),
                     };
                     let req = grpc_request_timed(&frame, true);
